@@ -1,0 +1,173 @@
+"""From convex weights to actual two-layer networks (DESIGN §3).
+
+ReLU network:   ``f(x) = Σ_j (x̃ᵀ W1_{:,j})_+ W2_{j,:}``
+Gated network:  ``f(x) = Σ_j 1[x̃ᵀ G_{:,j} >= 0] (x̃ᵀ W1_{:,j}) W2_{j,:}``
+
+with ``x̃ = [x, 1]`` when ``bias``. Both are trained (non-convexly) by
+
+    ℓ(f(X)) + (λ/2)(‖W1‖²_F + ‖W2‖²_F),
+
+the same ``s = n·c`` loss scaling as the convex programs.
+
+A convex group ``u ≠ 0`` becomes the neuron ``(u/√‖u‖, ±√‖u‖)``: its weight-decay
+cost ``(λ/2)(‖u‖ + ‖u‖) = λ‖u‖`` equals the group-norm penalty, and when
+``u ∈ K_i`` its ReLU activation on the training rows equals ``D_iX̃u``. So on a
+feasible C-ReLU solution the network's training predictions and objective equal
+the convex ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import losses
+from ._validation import add_bias_column, check_lam, check_loss, check_matrix, check_targets
+
+__all__ = ["ReLUNetwork", "GatedReLUNetwork", "network_from_weights", "network_from_solution"]
+
+
+def _check_layers(W1, W2):
+    W1 = np.asarray(W1, dtype=np.float64)
+    W2 = np.asarray(W2, dtype=np.float64)
+    if W1.ndim != 2 or W2.ndim != 2 or W1.shape[1] != W2.shape[0]:
+        raise ValueError(
+            f"W1 must be (d̃, m) and W2 (m, c) with the same m; got {W1.shape} and {W2.shape}."
+        )
+    if not (np.all(np.isfinite(W1)) and np.all(np.isfinite(W2))):
+        raise ValueError("network weights contain NaN or infinite values.")
+    return W1, W2
+
+
+@dataclass(eq=False)
+class ReLUNetwork:
+    """A two-layer ReLU network ``relu(X̃ W1) W2``.
+
+    Attributes
+    ----------
+    W1 : (d̃, m) array — first layer, the bias weight in the last row when ``bias``.
+    W2 : (m, c) array — second layer.
+    bias : bool
+    """
+
+    W1: np.ndarray
+    W2: np.ndarray
+    bias: bool = False
+
+    def __post_init__(self):
+        self.W1, self.W2 = _check_layers(self.W1, self.W2)
+
+    @property
+    def width(self):
+        return self.W1.shape[1]
+
+    @property
+    def n_features(self):
+        return self.W1.shape[0] - int(self.bias)
+
+    def _inputs(self, X):
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features; the network expects {self.n_features}.")
+        return add_bias_column(X, self.bias)
+
+    def hidden(self, X):
+        """Hidden activations ``(X̃ W1)_+``, shape ``(n, m)``."""
+        return np.maximum(self._inputs(X) @ self.W1, 0.0)
+
+    def predict(self, X):
+        """Outputs ``(X̃ W1)_+ W2``, shape ``(n, c)``."""
+        return self.hidden(X) @ self.W2
+
+    def weight_decay(self, lam):
+        """``(λ/2)(‖W1‖²_F + ‖W2‖²_F)``."""
+        return 0.5 * lam * (float(np.sum(self.W1**2)) + float(np.sum(self.W2**2)))
+
+    def objective(self, X, y, lam, loss="squared"):
+        """Non-convex training objective ``ℓ(f(X)) + (λ/2)(‖W1‖² + ‖W2‖²)`` with ``s = n·c``."""
+        loss = check_loss(loss)
+        lam = check_lam(lam)
+        pred = self.predict(X)
+        Y = check_targets(y, pred.shape[0], loss=loss)
+        if Y.shape[1] != pred.shape[1]:
+            raise ValueError(f"y has {Y.shape[1]} outputs; the network has {pred.shape[1]}.")
+        return losses.loss_value(loss, pred, Y) + self.weight_decay(lam)
+
+
+@dataclass(eq=False)
+class GatedReLUNetwork(ReLUNetwork):
+    """A gated ReLU network: neuron ``j`` is ``1[x̃ᵀg_j >= 0]·x̃ᵀw_j``.
+
+    Attributes
+    ----------
+    gates : (d̃, m) array — the fixed gate of each neuron.
+    """
+
+    gates: np.ndarray = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        G = np.asarray(self.gates, dtype=np.float64)
+        if G.shape != self.W1.shape:
+            raise ValueError(f"gates must have the shape of W1 {self.W1.shape}; got {G.shape}.")
+        self.gates = G
+
+    def hidden(self, X):
+        Xt = self._inputs(X)
+        return ((Xt @ self.gates) >= 0) * (Xt @ self.W1)
+
+
+def _neurons(groups, prune_tol):
+    """Split ``(c, d̃, p)`` groups into neurons ``(u/√‖u‖, √‖u‖)``, pruning small norms.
+
+    Returns first-layer columns, their output index, their √norm and their pattern index.
+    """
+    norms = np.linalg.norm(groups, axis=1)  # (c, p)
+    threshold = prune_tol * norms.max() if norms.size and norms.max() > 0 else 0.0
+    ks, idx = np.nonzero(norms > threshold)
+    roots = np.sqrt(norms[ks, idx])
+    cols = groups[ks, :, idx].T / roots  # (d̃, m)
+    return cols, ks, roots, idx
+
+
+def network_from_weights(problem, weights, *, prune_tol=0.0):
+    """The network realising convex ``weights`` of ``problem``.
+
+    Parameters
+    ----------
+    problem : ReLUProblem or GatedReLUProblem
+    weights : array of ``problem.weights_shape``
+    prune_tol : float
+        Groups with norm ``<= prune_tol · max group norm`` are dropped (0 drops
+        only exact zeros). Use the CVXPY clean-up first for interior-point output.
+
+    Returns
+    -------
+    ReLUNetwork or GatedReLUNetwork
+        Multi-output: each neuron feeds one output (block-diagonal second layer).
+    """
+    W = problem.check_weights(weights)
+    c = problem.c
+    if problem.formulation == "relu":
+        parts = [(W[0], 1.0), (W[1], -1.0)]
+    else:
+        parts = [(W, 1.0)]
+    cols_all, W2_rows, gates = [], [], []
+    for groups, sign in parts:
+        cols, ks, roots, idx = _neurons(groups, prune_tol)
+        W2 = np.zeros((len(ks), c))
+        W2[np.arange(len(ks)), ks] = sign * roots
+        cols_all.append(cols)
+        W2_rows.append(W2)
+        gates.append(problem.patterns.gates[:, idx])
+    W1 = np.concatenate(cols_all, axis=1)
+    W2 = np.concatenate(W2_rows, axis=0)
+    if problem.formulation == "relu":
+        return ReLUNetwork(W1, W2, bias=problem.bias)
+    return GatedReLUNetwork(W1, W2, bias=problem.bias, gates=np.concatenate(gates, axis=1))
+
+
+def network_from_solution(solution, *, prune_tol=0.0):
+    """:func:`network_from_weights` for a :class:`~convex_relu.solution.Solution`."""
+    return network_from_weights(solution.problem, solution.weights, prune_tol=prune_tol)
