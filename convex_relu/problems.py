@@ -21,7 +21,7 @@ import numpy as np
 
 from . import losses
 from ._validation import add_bias_column, check_lam, check_loss, check_matrix, check_targets
-from .cones import cone_projection_norms
+from .cones import max_cone_projection_norm
 from .operators import adjoint, forward, pattern_products
 from .patterns import Patterns, enumerate_patterns, sample_patterns
 
@@ -216,9 +216,10 @@ class ReLUProblem(_ConvexProblem):
         # sup_{w ∈ K_i, ‖w‖<=1} ⟨q_i, w⟩ <= λ, q_i = (Aᵀ∇ℓ(0))_i; those sups are ‖Π_K(∓q_i)‖
         best = 0.0
         for k in range(G.shape[0]):
-            for sign in (1.0, -1.0):
-                norms = cone_projection_norms(self.X_tilde, self.patterns.masks, sign * G[k])
-                best = max(best, float(norms.max()))
+            val, _ = max_cone_projection_norm(
+                self.X_tilde, self.patterns.masks, np.stack([G[k], -G[k]]), gates=self.patterns.gates
+            )
+            best = max(best, val)
         return best
 
     def gated_problem(self):
