@@ -65,7 +65,8 @@ def _problem(args, X, y):
             n_gates=args.n_gates, seed=args.seed, max_patterns=args.max_patterns,
         )
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        hint = " (on the command line: --n-gates N samples N gates)" if "max_patterns" in str(exc) else ""
+        raise CLIError(f"{exc}{hint}") from None
 
 
 def _certify_report(args):
@@ -78,7 +79,7 @@ def _certify_report(args):
     problem = _problem(args, X, y)
     pattern_time = time.perf_counter() - t0
     try:
-        sol = solve_exact(problem, solver=args.solver)
+        sol = solve_exact(problem, solver=args.solver, tol=args.tol)
     except (ValueError, RuntimeError) as exc:
         raise CLIError(str(exc)) from None
     cleaned = cleanup_solution(sol)
@@ -188,6 +189,8 @@ def build_parser():
     p = sub.add_parser("certify", help="solve exactly and certify a globally optimal network")
     _add_data_args(p)
     p.add_argument("--solver", default="clarabel", choices=("clarabel", "scs", "mosek"))
+    p.add_argument("--tol", type=float, default=1e-10,
+                   help="solver tolerance (default 1e-10: tight enough for a gap near 1e-9)")
     p.add_argument("--crosscheck", action="store_true",
                    help="also cross-check a fast solver against the exact solution")
     p.set_defaults(func=cmd_certify)
