@@ -1,0 +1,237 @@
+"""The cross-check passes on agreeing solvers and fails, naming the line, on wrong ones."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from convex_relu.crosscheck import crosscheck
+from convex_relu.cvx import solve_exact
+from convex_relu.problems import make_problem
+from convex_relu.solution import ConvergenceWarning, Solution
+
+
+def _diabetes(n_rows, cols):
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X[:n_rows, cols]
+    X = (X - X.mean(0)) / X.std(0)
+    y = y[:n_rows]
+    return X, (y - y.mean()) / y.std()
+
+
+@pytest.fixture(scope="module")
+def gated():
+    X, y = _diabetes(60, [2, 8, 3])
+    gp = make_problem(X, y, formulation="gated_relu", lam=0.01, bias=True, n_gates=50, seed=0)
+    return gp, solve_exact(gp, solver="clarabel")
+
+
+@pytest.fixture(scope="module")
+def relu():
+    X, y = _diabetes(30, [2, 8])
+    rp = make_problem(X, y, formulation="relu", lam=0.05, bias=True, n_gates=15, seed=0)
+    return rp, solve_exact(rp, solver="clarabel")
+
+
+@pytest.fixture(scope="module")
+def gated_report(gated):
+    gp, exact = gated
+    return crosscheck(gp, exact=exact)
+
+
+def _failed(report):
+    return {c.name for c in report.failed_lines}
+
+
+def loop_predictions(problem, U):
+    out = np.zeros((problem.n, problem.c))
+    for k in range(problem.c):
+        for i in range(problem.p):
+            out[:, k] += problem.masks[:, i] * (problem.X_tilde @ U[k, :, i])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# agreeing solvers
+# ---------------------------------------------------------------------------
+
+
+def test_agreeing_gated_solvers_pass(gated, gated_report):
+    gp, exact = gated
+    rep = gated_report
+    assert rep.passed, str(rep)
+    assert rep.exact is exact
+    required = [c for c in rep.lines if c.passed is not None]
+    assert all(c.passed for c in required)
+    names = {c.name for c in rep.lines}
+    assert {"objective agreement", "certificates consistent", "dual points agree",
+            "predictions agree", "inactive groups (gap-safe)", "weights distance",
+            "active groups differ", "fast: relative gap", "exact: relative gap"} <= names
+    assert any(n.startswith("bound: ") for n in names) and rep.bound is not None
+    # the prediction line measures what an explicit loop measures
+    pf, pe = loop_predictions(gp, rep.fast.weights), loop_predictions(gp, exact.weights)
+    ref = np.linalg.norm(pf - pe) / np.linalg.norm(pe)
+    assert rep.line("predictions agree").value == pytest.approx(ref, rel=1e-6, abs=1e-12)
+    # informational lines never decide
+    assert rep.line("weights distance").passed is None
+    out = rep.to_dict()
+    assert json.loads(json.dumps(out))["passed"] is True
+    assert "RESULT: PASS" in str(rep)
+
+
+def test_agreeing_relu_solvers_pass(relu):
+    rp, exact = relu
+    rep = crosscheck(rp, exact=exact)
+    assert rep.passed, str(rep)
+    assert rep.bound is None
+    assert rep.line("fast: cone violation").passed
+    assert rep.line("exact: cone violation").passed
+    json.dumps(rep.to_dict())
+
+
+# ---------------------------------------------------------------------------
+# wrong solutions are caught, and the failing line is named
+# ---------------------------------------------------------------------------
+
+
+def test_perturbed_weights_fail(gated, gated_report):
+    gp, exact = gated
+    good = gated_report.fast
+    rng = np.random.default_rng(0)
+    W = good.weights + 0.02 * np.abs(good.weights).max() * rng.standard_normal(good.weights.shape)
+    bad = dataclasses.replace(good, weights=W, objective=gp.objective(W), certificate=None)
+    rep = crosscheck(gp, fast=bad, exact=exact, bound=False)
+    assert not rep.passed
+    assert {"fast: relative gap", "inactive groups (gap-safe)"} <= _failed(rep)
+    assert "exact: relative gap" not in _failed(rep)
+    text = str(rep)
+    assert "FAIL" in text and "fast: relative gap" in text.split("RESULT")[-1]
+
+
+def test_wrong_lambda_fails(gated):
+    from convex_relu.solvers import solve
+
+    gp, exact = gated
+    other = solve(gp.with_lam(3 * gp.lam), method="rfista")
+    rep = crosscheck(gp, fast=other, exact=exact, bound=False)
+    assert {"fast: same problem", "fast: objective as reported", "fast: relative gap"} <= _failed(rep)
+    assert "lam" in rep.line("fast: same problem").detail
+
+
+def test_truncated_solve_fails(gated):
+    gp, exact = gated
+    with pytest.warns(ConvergenceWarning):
+        rep = crosscheck(gp, fast="rfista", exact=exact, max_iter=3, bound=False)
+    assert "fast: relative gap" in _failed(rep)
+    assert not rep.passed
+    assert rep.to_dict()["failed"] == [c.name for c in rep.failed_lines]
+
+
+def test_wrong_exact_solution_is_blamed_on_exact(relu):
+    rp, exact = relu
+    W = exact.weights.copy()
+    W[0] *= 1.5  # scales v: predictions and objective both move
+    bad = dataclasses.replace(exact, weights=W, objective=rp.objective(W), certificate=None)
+    # the good solution plays the fast one, so only the exact side can be blamed
+    rep = crosscheck(rp, fast=exact, exact=bad)
+    assert "exact: relative gap" in _failed(rep)
+    assert "fast: relative gap" not in _failed(rep)
+
+
+def test_inconsistent_certificates_are_detected(monkeypatch, gated, gated_report):
+    """A dual bound above another solution's primal value proves a certificate wrong."""
+    import convex_relu.certificates as certificates
+
+    gp, exact = gated
+    real = certificates.certify
+
+    def inflated(problem, weights):
+        cert = real(problem, weights)
+        if weights is not None and np.array_equal(weights, exact.weights):
+            return dataclasses.replace(cert, dual=cert.primal + 1e-3, gap=-1e-3)
+        return cert
+
+    monkeypatch.setattr(certificates, "certify", inflated)
+    rep = crosscheck(gp, fast=gated_report.fast, exact=exact, bound=False)
+    assert "certificates consistent" in _failed(rep)
+
+
+def test_bad_arguments(gated):
+    gp, exact = gated
+    with pytest.raises(ValueError, match="exact"):
+        crosscheck(gp, exact="gurobi")
+    with pytest.raises(ValueError, match="fast"):
+        crosscheck(gp, fast=3, exact=exact)
+    with pytest.raises(ValueError, match="tol"):
+        crosscheck(gp, exact=exact, tol=-1.0)
+    with pytest.raises(ValueError, match="problem"):
+        crosscheck("problem", exact=exact)
+    wrong = Solution(gp, np.zeros((1, gp.d, gp.p + 1)), 0.0, "optimal", "x", True)
+    with pytest.raises(ValueError, match="shape"):
+        crosscheck(gp, fast=wrong, exact=exact)
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    X, y = _diabetes(30, [2, 8])
+    path = tmp_path_factory.mktemp("data") / "diabetes.csv"
+    rows = ["bmi,s5,target"] + [",".join(repr(float(v)) for v in (a, b, t)) for (a, b), t in zip(X, y)]
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_cli_passes_and_prints_json(csv_path, capsys):
+    from convex_relu.cli import main
+
+    rc = main(["crosscheck", csv_path, "--formulation", "gated_relu", "--n-gates", "20", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0, out["failed"]
+    assert out["passed"] is True and out["problem"]["formulation"] == "gated_relu"
+    assert "diabetes.csv" in out["data"]
+
+
+def test_cli_relu_text_report(csv_path, capsys):
+    from convex_relu.cli import main
+
+    rc = main(["crosscheck", csv_path, "--n-gates", "15", "--lam", "0.05"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "RESULT: PASS" in out and "fast: cone violation" in out
+
+
+def test_cli_fails_with_status_one(csv_path, capsys):
+    from convex_relu.cli import main
+
+    with pytest.warns(ConvergenceWarning):
+        rc = main(["crosscheck", csv_path, "--formulation", "gated_relu", "--n-gates", "20",
+                   "--max-iter", "2", "--no-bound", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert "fast: relative gap" in out["failed"]
+
+
+def test_cli_expected_errors_exit_two(tmp_path, capsys):
+    from convex_relu.cli import main
+
+    rc = main(["crosscheck", str(tmp_path / "missing.csv")])
+    assert rc == 2
+    assert "crosscheck: error" in capsys.readouterr().err
+    rc = main(["crosscheck", "--n-gates", "10", "--fast", "no-such-method"])
+    assert rc == 2
+
+
+def test_certify_crosscheck_flag(csv_path, capsys):
+    from convex_relu.cli import main
+
+    rc = main(["certify", csv_path, "--n-gates", "15", "--crosscheck", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert out["crosscheck"]["passed"] is True
