@@ -1,0 +1,707 @@
+"""Save and load solutions, networks, certificates and problems — without pickle.
+
+File format (``format_version`` 1)
+----------------------------------
+One ``.npz`` archive (a zip of ``.npy`` arrays, written by :func:`numpy.savez_compressed`)
+holding
+
+- ``__meta__``: a ``uint8`` array, the UTF-8 bytes of a JSON document::
+
+      {"format": "convex_relu", "format_version": 1,
+       "package_version": "0.1.0", "numpy_version": "...",
+       "scaling": "loss/(n*c), lambda not divided by n ...",
+       "kind": "solution",                      # what the file holds
+       "arrays": {"a0": {"dtype": "<f8", "shape": [12, 2]}, ...},
+       "checksum": {"algorithm": "sha256", "arrays": "<hex>"},
+       "tree": {...}}                           # the object, as JSON
+
+- ``__meta_sha256__``: a ``uint8`` array, the SHA-256 digest of the ``__meta__`` bytes;
+- the arrays ``a0, a1, …`` referenced from ``tree`` as ``{"__array__": "a0"}``.
+
+Arrays hold booleans, numbers or fixed-width strings; arrays of Python strings
+(scikit-learn's ``feature_names_in_``) are kept in the JSON. ``tree`` describes the
+object with a closed set of node types (JSON scalars,
+lists, dicts, arrays, and a whitelist of this package's classes, such as
+``{"__type__": "Solution", "fields": {...}}``); nothing is imported or called by name
+beyond that whitelist, and arrays are read with ``allow_pickle=False``. Floats in the
+JSON are written with Python's shortest round-trip ``repr``, so every scalar and every
+array comes back bit for bit: predictions and certificates recomputed from a loaded
+object equal the original ones exactly.
+
+Integrity
+---------
+:func:`load` validates the whole file before it builds anything: the zip structure
+and each member's CRC, the metadata digest, the format name and version, the kind
+(``expected_kind=``), that exactly the listed arrays are present with their dtypes and
+shapes, that none is an object (pickled) array, and a SHA-256 over all arrays (name,
+dtype, shape and bytes, in name order). Only then are objects constructed, and their
+own constructors re-check consistency (patterns against the data, weight shapes
+against the problem). Any failure raises :class:`PersistenceError` (a ``ValueError``)
+naming the file and the problem; nothing partially loaded is ever returned.
+
+:func:`save` writes to a temporary file in the target directory and renames it over
+the target (``os.replace``), so an interrupted save never leaves a truncated file
+under the final name. The path is used exactly as given (no ``.npz`` is appended).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import warnings
+import zipfile
+
+import numpy as np
+
+__all__ = ["save", "load", "read_metadata", "PersistenceError", "FORMAT_NAME", "FORMAT_VERSION",
+           "SCALING_CONVENTION", "KINDS"]
+
+FORMAT_NAME = "convex_relu"
+FORMAT_VERSION = 1
+SCALING_CONVENTION = (
+    "loss/(n*c), lambda not divided by n: squared loss ||Yhat - Y||_F^2 / (2 n c), logistic "
+    "loss (1/(n c)) sum log(1 + exp(-y yhat)); regulariser lambda * sum of group norms; "
+    "weights (c, d~, p) for C-GReLU and (2, c, d~, p) (v, w) for C-ReLU; bias is the last "
+    "column of X~ = [X, 1]"
+)
+
+_META = "__meta__"
+_META_DIGEST = "__meta_sha256__"
+_RESERVED = (_META, _META_DIGEST)
+# Array dtypes a file may contain: booleans, numbers and fixed-width strings. Objects
+# (pickles), structured and datetime arrays are refused.
+_ALLOWED_DTYPE_KINDS = "biufcUS"
+
+
+class PersistenceError(ValueError):
+    """A file could not be saved or loaded; the message names the file and the cause."""
+
+
+# --------------------------------------------------------------------------------------
+# the whitelist of classes
+# --------------------------------------------------------------------------------------
+
+# type name in the file -> (module, class name, kind when it is the top-level object)
+_CLASSES = {
+    "Patterns": ("convex_relu.patterns", "Patterns", "patterns"),
+    "GatedReLUProblem": ("convex_relu.problems", "GatedReLUProblem", "problem"),
+    "ReLUProblem": ("convex_relu.problems", "ReLUProblem", "problem"),
+    "Solution": ("convex_relu.solution", "Solution", "solution"),
+    "Certificate": ("convex_relu.certificates", "Certificate", "certificate"),
+    "NetworkCertificate": ("convex_relu.certificates", "NetworkCertificate", "certificate"),
+    "ReLUNetwork": ("convex_relu.networks", "ReLUNetwork", "relu_network"),
+    "GatedReLUNetwork": ("convex_relu.networks", "GatedReLUNetwork", "gated_relu_network"),
+    "PathResult": ("convex_relu.path", "PathResult", "path"),
+    "ConvexReLURegressor": ("convex_relu.estimators", "ConvexReLURegressor", "estimator"),
+    "ConvexReLUClassifier": ("convex_relu.estimators", "ConvexReLUClassifier", "estimator"),
+}
+_PROBLEM_TYPES = ("GatedReLUProblem", "ReLUProblem")
+_ESTIMATOR_TYPES = ("ConvexReLURegressor", "ConvexReLUClassifier")
+
+#: The kinds a file can hold. ``expected_kind="network"`` accepts either network kind.
+KINDS = tuple(sorted({v[2] for v in _CLASSES.values()}))
+_KIND_ALIASES = {"network": ("relu_network", "gated_relu_network")}
+
+
+def _class(type_name):
+    import importlib
+
+    module, name, _ = _CLASSES[type_name]
+    return getattr(importlib.import_module(module), name)
+
+
+def _type_name(obj):
+    """The whitelist name of ``obj``'s exact class, or ``None``."""
+    cls = type(obj)
+    for type_name, (module, name, _) in _CLASSES.items():
+        if cls.__name__ == name and cls.__module__ == module:
+            return type_name
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# encoding: object -> (JSON tree, arrays)
+# --------------------------------------------------------------------------------------
+
+# Lists of plain numbers at least this long go into an array (compact; exact via tolist()).
+_LIST_ARRAY_MIN = 16
+
+
+class _Encoder:
+    def __init__(self):
+        self.arrays = {}
+        self._ids = {}  # id(ndarray) -> name, so an array shared by two fields is stored once
+        self._keep = []  # keep encoded arrays alive so their ids stay unique during the save
+
+    def array(self, arr, where):
+        if arr.dtype.kind == "O" and all(isinstance(v, str) for v in arr.flat):
+            # e.g. scikit-learn's feature_names_in_: strings kept in JSON, no pickle
+            return {"__str_array__": [str(v) for v in arr.flat], "shape": list(arr.shape)}
+        if arr.dtype.kind not in _ALLOWED_DTYPE_KINDS:
+            raise TypeError(f"{where}: arrays of dtype {arr.dtype} cannot be saved (numbers, "
+                            "booleans and strings only).")
+        name = self._ids.get(id(arr))
+        if name is None:
+            name = f"a{len(self.arrays)}"
+            self.arrays[name] = arr
+            self._ids[id(arr)] = name
+            self._keep.append(arr)
+        return {"__array__": name}
+
+    def encode(self, obj, where="object", *, lenient=False):
+        """JSON node for ``obj``; ``lenient`` stores unsupported values as their repr."""
+        try:
+            return self._encode(obj, where, lenient)
+        except TypeError:
+            if not lenient:
+                raise
+            warnings.warn(
+                f"{where} ({type(obj).__name__}) cannot be saved exactly; its repr is stored.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return {"__repr__": repr(obj)}
+
+    def _encode(self, obj, where, lenient):
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, np.bool_):
+            return bool(obj)
+        if isinstance(obj, (int, np.integer)):
+            return int(obj)
+        if isinstance(obj, (float, np.floating)):
+            return float(obj)  # float64 repr round-trips exactly
+        if isinstance(obj, np.ndarray):
+            return self.array(obj, where)
+        if isinstance(obj, (list, tuple)):
+            node = self._sequence(obj, where, lenient)
+            return {"__tuple__": node} if isinstance(obj, tuple) else node
+        if isinstance(obj, dict):
+            return self._dict(obj, where, lenient)
+        type_name = _type_name(obj)
+        if type_name is None:
+            raise TypeError(
+                f"{where}: objects of type {type(obj).__module__}.{type(obj).__qualname__} "
+                "cannot be saved."
+            )
+        if type_name in _PROBLEM_TYPES:
+            return {"__type__": type_name, "fields": self._problem_fields(obj, where)}
+        if type_name in _ESTIMATOR_TYPES:
+            return {"__type__": type_name, "fields": self._estimator_fields(obj, where)}
+        fields = {}
+        for f in dataclasses.fields(obj):
+            if not f.init:
+                continue
+            value = getattr(obj, f.name)
+            # solver-specific extras may hold anything; store what JSON cannot as a repr
+            fields[f.name] = self.encode(
+                value, f"{where}.{f.name}", lenient=lenient or (type_name == "Solution" and f.name == "info")
+            )
+        return {"__type__": type_name, "fields": fields}
+
+    def _sequence(self, seq, where, lenient):
+        if (
+            len(seq) >= _LIST_ARRAY_MIN
+            and isinstance(seq, list)
+            and (all(type(v) is float for v in seq) or all(type(v) is int for v in seq))
+        ):
+            arr = np.asarray(seq)
+            if arr.dtype.kind in "if":  # ints beyond int64 stay in JSON
+                return {"__list_array__": self.array(arr, where)["__array__"]}
+        return [self.encode(v, f"{where}[{i}]", lenient=lenient) for i, v in enumerate(seq)]
+
+    def _dict(self, d, where, lenient):
+        plain = all(isinstance(k, str) and not k.startswith("__") for k in d)
+        if plain:
+            return {k: self.encode(v, f"{where}[{k!r}]", lenient=lenient) for k, v in d.items()}
+        items = []
+        for k, v in d.items():
+            items.append([self._encode(k, f"{where} key {k!r}", False),
+                          self.encode(v, f"{where}[{k!r}]", lenient=lenient)])
+        return {"__dict_items__": items}
+
+    def _problem_fields(self, problem, where):
+        Y = problem.Y
+        y = Y[:, 0] if getattr(problem, "y_was_1d", False) else Y
+        return {
+            "X": self.array(problem.X, f"{where}.X"),
+            "y": self.array(y, f"{where}.y"),
+            "patterns": self.encode(problem.patterns, f"{where}.patterns"),
+            "lam": float(problem.lam),
+            "loss": problem.loss,
+            "bias": bool(problem.bias),
+        }
+
+    def _estimator_fields(self, est, where):
+        params = est.get_params(deep=False)
+        # everything fit() set: fitted attributes (``name_``) and private state (``_y_1d``)
+        state = {k: v for k, v in vars(est).items() if k not in params}
+        return {
+            "params": self.encode(params, f"{where}.params"),
+            "state": self.encode(state, f"{where}.state"),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# decoding: (JSON tree, arrays) -> object; called only after the file was validated
+# --------------------------------------------------------------------------------------
+
+
+class _Decoder:
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def array(self, name, where):
+        if not isinstance(name, str) or name not in self.arrays:
+            raise ValueError(f"{where} refers to an array {name!r} that is not in the file")
+        return self.arrays[name]
+
+    def decode(self, node, where="object"):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            raise ValueError(f"{where}: unexpected JSON node {type(node).__name__}")
+        if "__array__" in node:
+            return self.array(node["__array__"], where)
+        if "__list_array__" in node:
+            return self.array(node["__list_array__"], where).tolist()
+        if "__str_array__" in node:
+            values = node["__str_array__"]
+            if not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+                raise ValueError(f"{where}: malformed string array")
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out.reshape(node.get("shape", [len(values)]))
+        if "__tuple__" in node:
+            return tuple(self.decode(node["__tuple__"], where))
+        if "__repr__" in node:
+            return {"__repr__": node["__repr__"]}
+        if "__dict_items__" in node:
+            out = {}
+            for item in node["__dict_items__"]:
+                if not (isinstance(item, list) and len(item) == 2):
+                    raise ValueError(f"{where}: malformed dict item")
+                out[self.decode(item[0], where)] = self.decode(item[1], f"{where}[{item[0]!r}]")
+            return out
+        if "__type__" in node:
+            return self._object(node, where)
+        if any(k.startswith("__") for k in node):
+            raise ValueError(f"{where}: unknown node {sorted(node)}")
+        return {k: self.decode(v, f"{where}[{k!r}]") for k, v in node.items()}
+
+    def _object(self, node, where):
+        type_name = node["__type__"]
+        if type_name not in _CLASSES:
+            raise ValueError(f"{where}: type {type_name!r} is not one this package saves")
+        fields = node.get("fields")
+        if not isinstance(fields, dict):
+            raise ValueError(f"{where}: {type_name} has no fields")
+        try:
+            cls = _class(type_name)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"{where}: {type_name} is not available in this version: {exc}") from None
+        if type_name in _PROBLEM_TYPES:
+            return self._problem(cls, fields, where)
+        if type_name in _ESTIMATOR_TYPES:
+            return self._estimator(cls, fields, where)
+        known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(fields) - set(known))
+        if unknown:
+            raise ValueError(f"{where}: {type_name} has fields {unknown} this version does not know")
+        missing = [
+            name for name, f in known.items()
+            if name not in fields
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"{where}: {type_name} lacks the required fields {missing}")
+        kwargs = {k: self.decode(v, f"{where}.{k}") for k, v in fields.items()}
+        if type_name == "Solution":
+            self._check_solution(kwargs, where)
+        return cls(**kwargs)
+
+    def _problem(self, cls, fields, where):
+        need = ("X", "y", "patterns", "lam", "loss", "bias")
+        missing = [k for k in need if k not in fields]
+        if missing:
+            raise ValueError(f"{where}: problem lacks {missing}")
+        patterns = self.decode(fields["patterns"], f"{where}.patterns")
+        return cls(
+            self.decode(fields["X"], f"{where}.X"),
+            self.decode(fields["y"], f"{where}.y"),
+            patterns,
+            fields["lam"],
+            loss=fields["loss"],
+            bias=fields["bias"],
+        )
+
+    def _estimator(self, cls, fields, where):
+        params = self.decode(fields.get("params"), f"{where}.params")
+        state = self.decode(fields.get("state"), f"{where}.state")
+        if not isinstance(params, dict) or not isinstance(state, dict):
+            raise ValueError(f"{where}: malformed estimator")
+        est = cls(**params)
+        for k, v in state.items():
+            setattr(est, k, v)
+        return est
+
+    @staticmethod
+    def _check_solution(kwargs, where):
+        problem, weights = kwargs.get("problem"), kwargs.get("weights")
+        if problem is not None and weights is not None:
+            shape = tuple(problem.weights_shape)
+            if np.shape(weights) != shape:
+                raise ValueError(
+                    f"{where}: weights have shape {np.shape(weights)} but the stored problem "
+                    f"needs {shape}"
+                )
+
+
+# --------------------------------------------------------------------------------------
+# checksums
+# --------------------------------------------------------------------------------------
+
+
+def _arrays_digest(arrays):
+    """SHA-256 over every array's name, dtype, shape and C-order bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(a.dtype.str.encode("ascii") + b"\0")
+        h.update(repr(tuple(int(s) for s in a.shape)).encode("ascii") + b"\0")
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# save
+# --------------------------------------------------------------------------------------
+
+
+def _kind_of(obj):
+    type_name = _type_name(obj)
+    if type_name is None:
+        raise PersistenceError(
+            f"cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__}; "
+            f"supported: {', '.join(sorted(_CLASSES))}."
+        )
+    return _CLASSES[type_name][2]
+
+
+def save(obj, path):
+    """Save ``obj`` to ``path`` (an ``.npz`` archive with JSON metadata; no pickle).
+
+    Parameters
+    ----------
+    obj : Solution, ReLUNetwork, GatedReLUNetwork, Certificate, NetworkCertificate,
+        GatedReLUProblem, ReLUProblem, Patterns, PathResult, or a fitted
+        ConvexReLURegressor / ConvexReLUClassifier
+        A :class:`~convex_relu.solution.Solution` is saved with its problem (data,
+        patterns with masks, gates, bias, method and seed, ``λ``, loss, formulation),
+        weights, certificate, status, solver, timings, history and duals. Entries of
+        ``Solution.info`` that are not numbers, strings, lists, dicts or arrays are
+        stored as their ``repr`` (with a ``UserWarning``); everything else is exact.
+    path : str or os.PathLike
+        Written atomically (temporary file, then ``os.replace``); used exactly as given.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    PersistenceError
+        ``obj`` (or something inside it) cannot be saved, or the file cannot be written.
+    """
+    path = os.fspath(path)
+    kind = _kind_of(obj)
+    enc = _Encoder()
+    try:
+        tree = enc.encode(obj)
+    except TypeError as exc:
+        raise PersistenceError(f"cannot save to {path}: {exc}") from None
+    arrays = enc.arrays
+    from . import __version__
+
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "numpy_version": np.__version__,
+        "scaling": SCALING_CONVENTION,
+        "kind": kind,
+        "type": _type_name(obj),
+        "arrays": {
+            name: {"dtype": a.dtype.str, "shape": [int(s) for s in a.shape]}
+            for name, a in arrays.items()
+        },
+        "checksum": {"algorithm": "sha256", "arrays": _arrays_digest(arrays)},
+        "tree": tree,
+    }
+    meta_bytes = json.dumps(meta, allow_nan=True, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    members = dict(arrays)
+    members[_META] = np.frombuffer(meta_bytes, dtype=np.uint8)
+    members[_META_DIGEST] = np.frombuffer(hashlib.sha256(meta_bytes).digest(), dtype=np.uint8)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".convex_relu-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **members)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise PersistenceError(f"cannot write {path}: {exc}") from exc
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------------------
+
+
+class _Archive:
+    """A validated view of an ``.npz`` file: member headers are read before any data.
+
+    Every member must be an ``.npy`` file whose header declares a non-object dtype
+    (no pickles) and no more data than the member holds, so neither a pickle nor a
+    forged shape is ever acted on. Data are read only through :meth:`read`.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such file: {path}")
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise PersistenceError(f"cannot read {path}: {exc}") from exc
+        if not raw.startswith(b"PK\x03\x04"):
+            raise PersistenceError(f"{path} is not a convex_relu file (not an .npz/zip archive).")
+        self.headers = {}
+        self.members = {}
+        with self.guard():
+            self.zf = zipfile.ZipFile(io.BytesIO(raw))
+            for info in self.zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise PersistenceError(
+                        f"{path} is not a convex_relu file, or is damaged (unexpected member "
+                        f"{info.filename!r})."
+                    )
+                key = info.filename[: -len(".npy")]
+                with self.zf.open(info) as fp:
+                    version = np.lib.format.read_magic(fp)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+                    else:
+                        raise ValueError(f"unsupported .npy format version {version} in {key!r}")
+                if dtype.hasobject:
+                    raise PersistenceError(
+                        f"{path}: array {key!r} holds pickled Python objects; refusing to "
+                        "load it (convex_relu files never contain pickles)."
+                    )
+                if math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"array {key!r} declares more data than its member holds")
+                self.headers[key] = (tuple(shape), dtype)
+                self.members[key] = info
+
+    @contextlib.contextmanager
+    def guard(self):
+        """Turn any failure to read the archive into one PersistenceError."""
+        try:
+            yield
+        except (PersistenceError, FileNotFoundError):
+            raise
+        except Exception as exc:
+            # zipfile, zlib and numpy's header parser signal damage in many ways
+            # (BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError for a
+            # garbled compression method or flag, …): all mean the archive is unreadable.
+            raise PersistenceError(
+                f"{self.path} is corrupted or truncated (cannot read the archive: "
+                f"{type(exc).__name__}: {exc})."
+            ) from None
+
+    def read(self, key):
+        with self.guard(), self.zf.open(self.members[key]) as fp:
+            arr = np.lib.format.read_array(fp, allow_pickle=False)
+        if (arr.shape, arr.dtype) != self.headers[key]:
+            raise PersistenceError(f"{self.path} is corrupted: array {key!r} changed while reading.")
+        return arr
+
+
+def _parse_meta(path, archive):
+    headers = archive.headers
+    if _META not in headers or _META_DIGEST not in headers:
+        raise PersistenceError(
+            f"{path} is not a convex_relu file, or is damaged (no {_META} metadata)."
+        )
+    for key in _RESERVED:
+        shape, dtype = headers[key]
+        if dtype != np.uint8 or len(shape) != 1:
+            raise PersistenceError(f"{path}: malformed metadata entry {key!r}.")
+    meta_bytes = archive.read(_META).tobytes()
+    digest = archive.read(_META_DIGEST).tobytes()
+    try:
+        meta = json.loads(meta_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PersistenceError(f"{path}: the metadata is not valid JSON ({exc}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise PersistenceError(
+            f"{path} is not a convex_relu file (format {meta.get('format') if isinstance(meta, dict) else None!r})."
+        )
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
+        raise PersistenceError(
+            f"{path} has format_version {version!r}; this convex_relu "
+            f"(package {_package_version()}) reads format_version {FORMAT_VERSION} only"
+            + (" — the file was written by a newer version; upgrade convex_relu."
+               if isinstance(version, int) and version > FORMAT_VERSION else ".")
+        )
+    if hashlib.sha256(meta_bytes).digest() != digest:
+        raise PersistenceError(f"{path}: metadata checksum mismatch (the metadata was altered or corrupted).")
+    for key in ("kind", "arrays", "checksum", "tree"):
+        if key not in meta:
+            raise PersistenceError(f"{path}: the metadata lacks {key!r}.")
+    return meta
+
+
+def _package_version():
+    from . import __version__
+
+    return __version__
+
+
+def _check_kind(path, meta, expected_kind):
+    if expected_kind is None:
+        return
+    wanted = (expected_kind,) if isinstance(expected_kind, str) else tuple(expected_kind)
+    allowed = []
+    for w in wanted:
+        if w not in KINDS and w not in _KIND_ALIASES:
+            raise ValueError(
+                f"expected_kind must be one of {KINDS + tuple(_KIND_ALIASES)} (or a tuple of them); "
+                f"got {w!r}."
+            )
+        allowed.extend(_KIND_ALIASES.get(w, (w,)))
+    if meta["kind"] not in allowed:
+        raise PersistenceError(
+            f"{path} holds a {meta['kind']!r}, not a {' or '.join(map(repr, wanted))}."
+        )
+
+
+def _check_arrays(path, meta, archive):
+    """Compare the members with the metadata's list, then read them and verify the checksum."""
+    listed = meta["arrays"]
+    if not isinstance(listed, dict):
+        raise PersistenceError(f"{path}: malformed array list in the metadata.")
+    present = {k: v for k, v in archive.headers.items() if k not in _RESERVED}
+    missing = sorted(set(listed) - set(present))
+    extra = sorted(set(present) - set(listed))
+    if missing:
+        raise PersistenceError(f"{path}: arrays {missing} listed in the metadata are missing.")
+    if extra:
+        raise PersistenceError(f"{path}: unexpected arrays {extra} not listed in the metadata.")
+    for name, spec in listed.items():
+        shape, dtype = present[name]
+        if dtype.kind not in _ALLOWED_DTYPE_KINDS:
+            raise PersistenceError(f"{path}: array {name!r} has the unsupported dtype {dtype}.")
+        if not isinstance(spec, dict) or dtype.str != spec.get("dtype"):
+            raise PersistenceError(
+                f"{path}: array {name!r} has dtype {dtype.str}, the metadata says "
+                f"{spec.get('dtype') if isinstance(spec, dict) else spec!r}."
+            )
+        if list(shape) != spec.get("shape"):
+            raise PersistenceError(
+                f"{path}: array {name!r} has shape {list(shape)}, the metadata says {spec.get('shape')}."
+            )
+    checksum = meta["checksum"]
+    if not isinstance(checksum, dict) or checksum.get("algorithm") != "sha256":
+        raise PersistenceError(f"{path}: unsupported checksum {checksum!r}.")
+    arrays = {name: archive.read(name) for name in listed}
+    if _arrays_digest(arrays) != checksum.get("arrays"):
+        raise PersistenceError(
+            f"{path}: array checksum mismatch (the data was altered or corrupted)."
+        )
+    return arrays
+
+
+def read_metadata(path):
+    """The validated metadata of a file (format, versions, scaling, kind, array specs).
+
+    Checks the archive, the metadata digest, the format version, the arrays and their
+    checksum, exactly as :func:`load` does, but builds no object.
+
+    Returns
+    -------
+    dict
+        The metadata without the object ``tree``.
+    """
+    path = os.fspath(path)
+    archive = _Archive(path)
+    meta = _parse_meta(path, archive)
+    _check_arrays(path, meta, archive)
+    return {k: v for k, v in meta.items() if k != "tree"}
+
+
+def load(path, expected_kind=None):
+    """Load an object written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    expected_kind : str or tuple of str, optional
+        Refuse files holding anything else: ``"solution"``, ``"relu_network"``,
+        ``"gated_relu_network"``, ``"network"`` (either network), ``"certificate"``,
+        ``"problem"``, ``"patterns"``, ``"path"``, ``"estimator"``.
+
+    Returns
+    -------
+    The saved object, rebuilt from exactly the saved arrays and scalars.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    PersistenceError
+        The file is not a convex_relu file, is truncated or corrupted (zip CRC,
+        metadata digest or array checksum), has an unsupported ``format_version``,
+        holds another kind than ``expected_kind``, has missing, extra or misshapen
+        arrays, contains pickled objects, or describes an inconsistent object.
+        Nothing is returned in any of these cases.
+    """
+    path = os.fspath(path)
+    archive = _Archive(path)
+    meta = _parse_meta(path, archive)
+    _check_kind(path, meta, expected_kind)
+    arrays = _check_arrays(path, meta, archive)
+    try:
+        obj = _Decoder(arrays).decode(meta["tree"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise PersistenceError(f"{path}: the stored object is inconsistent: {exc}") from None
+    if _type_name(obj) is None or _CLASSES[_type_name(obj)][2] != meta["kind"]:
+        raise PersistenceError(
+            f"{path}: the metadata says {meta['kind']!r} but the file describes a "
+            f"{type(obj).__name__}."
+        )
+    return obj
