@@ -1,0 +1,699 @@
+"""Augmented Lagrangian method for C-ReLU (DESIGN §5).
+
+C-ReLU is the group lasso of C-GReLU with each group split as ``v_i − w_i`` and the
+cone constraints ``Ã_iv_i >= 0``, ``Ã_iw_i >= 0`` (``Ã_i = (2D_i − I)X̃``). With
+multipliers ``γ, ξ >= 0`` (one per row, output and pattern: arrays ``(n, c, p)``)
+and a penalty ``δ > 0`` the augmented Lagrangian is
+
+    L_δ(v, w) = ℓ(Σ_i D_iX̃(v_i − w_i)) + λ Σ (‖v_i‖ + ‖w_i‖)
+                + (δ/2) Σ_i [‖(γ_i/δ − Ã_iv_i)₊‖² + ‖(ξ_i/δ − Ã_iw_i)₊‖²].
+
+Its smooth part needs the products ``X̃v_i``, ``X̃w_i`` for all groups (one GEMM
+``X̃·[V W]``), and its gradient one GEMM ``X̃ᵀ·B`` — the shapes of an R-FISTA
+iteration on ``2cp`` groups. The method alternates
+
+1. a warm-started R-FISTA solve of ``min L_δ`` (:func:`convex_relu.fista.fista_kernel`),
+   stopped on the duality gap of that subproblem (see :class:`ALSmooth`);
+2. textbook multiplier steps ``γ ← (γ − δÃv)₊``, ``ξ ← (ξ − δÃw)₊``. (Not scnn's
+   variant, which clips so that multipliers never decrease.)
+
+Penalty window. Before the first multiplier step ``δ`` is doubled while the mean
+squared violation ``V = Σ‖(−Ãv)₊‖² / ‖Y‖²_F`` after a solve exceeds ``window[1]``
+and halved while it is below ``window[0]``; then ``δ`` stays fixed. The subproblem
+tolerance follows the violation down.
+
+Stopping rule. The constraint violation is measured relative to the scale of the
+weights,
+
+    violation = max_{j,k,i} (−(Ã_i v_{k,i})_j)₊ / (max_j ‖x̃_j‖ · max_g ‖W_g‖)
+
+(over ``v`` and ``w``; ``max_j ‖x̃_j‖·‖W_g‖`` bounds ``|x̃_jᵀW_g|``, so this is the
+violation as a fraction of the largest possible slack; 0 for ``W = 0``). The method
+stops when ``violation <= constraint_tol`` and the certificate
+:func:`convex_relu.certificates.certify` — which repairs the slightly infeasible
+weights without changing their predictions and bounds ``p*`` from below with the
+optimal multipliers — reports a relative gap ``<= tol``. A cheap lower bound from
+the current multipliers (one adjoint GEMM) decides when calling ``certify`` is worth
+it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from . import losses
+from ._validation import check_positive_int
+from .certificates import certify
+from .fista import (
+    KernelResult,
+    _LOSS_SMOOTHNESS,
+    _check_dtype,
+    _check_tol,
+    _quick_dual,
+    fista_kernel,
+    group_norms_columns,
+)
+from .cones import project_columns
+from .operators import ColumnOperator, operator_norm_sq
+from .solution import ConvergenceWarning, Solution, SolverWarning
+
+__all__ = ["solve_al", "ALSmooth"]
+
+_DEBUG = False
+
+
+class ALSmooth:
+    """Smooth part of the augmented Lagrangian on ``x = [V | W]`` (``d̃ × 2cp``).
+
+    Column ``b·cp + k·p + i`` of ``x`` is block ``b`` (0: ``v``, 1: ``w``), output
+    ``k``, pattern ``i``. The state of a point is ``(Z, pred)`` with the raw products
+    ``Z = X̃x`` viewed as ``(n, 2, c, p)`` and the predictions ``(n, c)``.
+
+    Subproblem dual. Writing the smooth part as ``h(Bx)`` with ``Bx = (Ŷ, Ãx)`` and
+    ``h = ℓ(Ŷ) + (δ/2)‖(Λ/δ − a)₊‖²`` (``Λ`` the multipliers), Fenchel duality gives
+    for the gradient point ``θ = (∇ℓ, −δ P)``, ``P = (Λ/δ − Ãx)₊``, scaled by
+    ``τ ∈ [0, λ / max_g ‖(Bᵀθ)_g‖]``,
+
+        D(τ) = −ℓ*(τ∇ℓ) + τ⟨P, Λ⟩ − τ² δ ‖P‖² / 2   <=   min L_δ,
+
+    and ``Bᵀθ`` is exactly the gradient, so the bound costs nothing extra.
+    """
+
+    linear = False
+
+    def __init__(self, problem, X, masks, signs, multipliers, delta):
+        self.problem = problem
+        self.loss = problem.loss
+        self.Y = problem.Y
+        self.lam = problem.lam
+        self.X = X
+        self.c = c = problem.c
+        self.p = p = problem.p
+        self.n = n = X.shape[0]
+        self.delta = float(delta)
+        self.M = masks  # (n, p)
+        # signs and multipliers laid out like the columns [V | W] (n × 2cp)
+        self.S2 = np.tile(signs, (1, 2 * c))
+        self.Lam = multipliers.reshape(n, 2 * c * p)
+        self.LamD = self.Lam / self.delta
+        self._last = None
+
+    def forward(self, x):
+        n, c, p = self.n, self.c, self.p
+        Z = self.X @ x  # (n, 2cp)
+        diff = Z[:, : c * p] - Z[:, c * p:]
+        pred = np.empty((n, c), dtype=Z.dtype)
+        for k in range(c):
+            pred[:, k] = np.einsum("np,np->n", diff[:, k * p:(k + 1) * p], self.M)
+        # penalty residual P = (Λ/δ − S∘Z)₊, kept with the state for value and gradient
+        np.multiply(Z, self.S2, out=Z)
+        np.subtract(self.LamD, Z, out=Z)
+        np.maximum(Z, 0.0, out=Z)
+        return (pred, Z)
+
+    def value(self, state):
+        pred, P = state
+        return losses.loss_value(self.loss, pred, self.Y) + 0.5 * self.delta * float(np.vdot(P, P))
+
+    def bregman(self, st_new, st_v, f_new, f_v, lin):
+        return f_new - f_v - lin
+
+    def gradient(self, state):
+        pred, P = state
+        n, c, p = self.n, self.c, self.p
+        g = losses.loss_grad(self.loss, pred, self.Y).astype(self.X.dtype, copy=False)
+        B = P * self.S2
+        B *= -self.delta
+        for k in range(c):
+            Mg = self.M * g[:, k : k + 1]
+            B[:, k * p:(k + 1) * p] += Mg
+            B[:, (c + k) * p:(c + k + 1) * p] -= Mg
+        G = self.X.T @ B
+        self._last = (g, P)
+        return G
+
+    def extrapolate(self, st_new, st_old, beta, x_v):
+        # the penalty is not linear in x: recompute (a GEMM is cheaper than combining
+        # the n × 2cp products for small d̃)
+        return self.forward(x_v)
+
+    def dual_bound(self, G):
+        g, P = self._last
+        g = np.asarray(g, dtype=np.float64)
+        max_norm = float(group_norms_columns(G).max()) if G.size else 0.0
+        cap = np.inf if max_norm == 0.0 else self.lam / max_norm
+        pl = float(np.vdot(P, self.Lam))
+        pp = float(np.vdot(P, P))
+        if self.loss == "squared":
+            s = self.Y.size
+            a = pl - float(np.vdot(g, self.Y))
+            b = s * float(np.vdot(g, g)) + self.delta * pp
+            tau = 0.0 if b <= 0 else min(max(a / b, 0.0), cap)
+        else:
+            tau = min(1.0, cap)
+        conj = losses.loss_conjugate(self.loss, tau * g, self.Y)
+        return -conj + tau * pl - 0.5 * tau * tau * self.delta * pp
+
+
+def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
+    """Lower bound on the C-ReLU optimum from predictions and multipliers ``Λ >= 0``.
+
+    For ``z = τ∇ℓ(Ŷ)`` and multipliers ``τΛ`` the Lagrangian dual is ``−ℓ*(z)``
+    provided ``‖X̃ᵀ(D_i z_k − S_i∘γ_{k,i})‖ <= λ`` and ``‖X̃ᵀ(D_i z_k + S_i∘ξ_{k,i})‖ <= λ``
+    for every group (weak duality with the cone constraints). One adjoint GEMM.
+    """
+    n, c, p = problem.n, problem.c, problem.p
+    g = problem.loss_grad(pred)
+    Mg = g[:, :, None] * masks[:, None, :]
+    B = np.empty((n, 2, c, p))
+    B[:, 0] = Mg - signs[:, None, :] * Lam[:, 0]
+    B[:, 1] = Mg + signs[:, None, :] * Lam[:, 1]
+    G = X.T @ B.reshape(n, -1)
+    max_norm = float(group_norms_columns(G).max())
+    cap = np.inf if max_norm == 0.0 else problem.lam / max_norm
+    if problem.loss == "squared":
+        rr = float(np.vdot(g, g))
+        ry = -float(np.vdot(g, problem.Y))
+        tau = 0.0 if rr == 0 else min(max(ry / (problem.s * rr), 0.0), cap)
+    else:
+        tau = min(1.0, cap)
+    return -problem.loss_conjugate(tau * g)
+
+
+def _weights_from_columns(x, c, d, p):
+    """``[V | W]`` (d̃ × 2cp) -> ``(2, c, d̃, p)``."""
+    return np.ascontiguousarray(x.reshape(d, 2, c, p).transpose(1, 2, 0, 3))
+
+
+def _columns_from_weights(W):
+    two, c, d, p = W.shape
+    return np.ascontiguousarray(W.transpose(2, 0, 1, 3).reshape(d, 2 * c * p))
+
+
+def _select_rows(A, priority, max_rank, tol=1e-10):
+    """Rows of ``A`` by decreasing ``priority``, skipping dependent ones, up to ``max_rank``.
+
+    A greedy Gram–Schmidt on the candidate rows, so that a guess with too many rows
+    still leaves a face of dimension >= 1.
+    """
+    order = np.argsort(-priority, kind="stable")
+    basis = []
+    keep = []
+    for r in order:
+        a = A[r].copy()
+        for q in basis:
+            a -= (q @ a) * q
+        nrm = np.linalg.norm(a)
+        if nrm > tol * max(np.linalg.norm(A[r]), 1e-300):
+            basis.append(a / nrm)
+            keep.append(r)
+            if len(keep) >= max_rank:
+                break
+    return np.asarray(keep, dtype=np.intp)
+
+
+class _ConeProx:
+    """``prox`` of ``t‖u‖ + ι_{K_j}(u)`` for every column: ``shrink_t(Π_{K_j}(z))``.
+
+    For a closed convex cone ``K`` the proximal map of ``t‖·‖₂ + ι_K`` is the group
+    shrinkage of the projection (the shrinkage keeps points of a cone inside it).
+    ``Π_{K_j}(z) = z + Ã_Eᵀα`` with ``α >= 0`` on the tight rows ``E``; ``E`` is kept
+    from call to call (R-FISTA moves little between iterations), and each call runs a
+    primal–dual active-set loop: project on the face ``{Ã_E u = 0}`` (a batch of
+    small linear systems), add the most violated row, drop the most negative
+    multiplier, until both tests pass. Columns that do not settle within
+    ``max_rounds`` are projected exactly by :func:`convex_relu.cones.project_columns`.
+
+    After a call, ``self.shift`` holds ``Π(z) − z = Ã_Eᵀα`` for the dual bound.
+    """
+
+    def __init__(self, Xt, masks_bool, signs_cols, pat, tight, *, max_rounds=8):
+        self.Xt = Xt
+        self.masks_bool = masks_bool
+        self.S = signs_cols  # (n, m)
+        self.pat = pat
+        self.E = [np.flatnonzero(tight[:, j]) for j in range(tight.shape[1])]
+        self.row_norm = np.maximum(np.linalg.norm(Xt, axis=1), 1e-300)
+        self.max_rounds = max_rounds
+        self.shift = None
+        self.n_fallback = 0
+
+    def _face(self, Z, cols):
+        """Projections of ``Z[:, k]`` on the faces ``{Ã_E u = 0}`` of columns ``cols``."""
+        d, mc = Z.shape
+        K = max((self.E[j].size for j in cols), default=0)
+        if K == 0:
+            return Z.copy(), [np.zeros(0) for _ in cols]
+        A = np.zeros((mc, K, d))
+        pad = np.ones((mc, K))
+        for k, j in enumerate(cols):
+            E = self.E[j]
+            A[k, : E.size] = self.S[E, j][:, None] * self.Xt[E]
+            pad[k, : E.size] = 0.0
+        gram = np.einsum("mkd,mld->mkl", A, A)
+        ridge = 1e-13 * np.einsum("mkk->m", gram)[:, None] + pad
+        gram[:, np.arange(K), np.arange(K)] += ridge
+        rhs = -np.einsum("mkd,dm->mk", A, Z)
+        alpha = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+        U = Z + np.einsum("mkd,mk->dm", A, alpha)
+        return U, [alpha[k, : self.E[j].size] for k, j in enumerate(cols)]
+
+    def project(self, Z):
+        m = Z.shape[1]
+        U = np.empty_like(Z)
+        todo = np.arange(m)
+        znorm = np.maximum(np.sqrt(np.einsum("ij,ij->j", Z, Z)), 1e-300)
+        for _ in range(self.max_rounds):
+            Ut, alphas = self._face(Z[:, todo], todo)
+            U[:, todo] = Ut
+            rel = self.S[:, todo] * (self.Xt @ Ut) / (self.row_norm[:, None] * znorm[todo])
+            worst = np.argmin(rel, axis=0)
+            left = []
+            for k, j in enumerate(todo):
+                if rel[worst[k], k] < -1e-12:
+                    self.E[j] = np.append(self.E[j], worst[k])
+                    left.append(j)
+                    continue
+                a = alphas[k]
+                if a.size and a.min() < -1e-12 * max(float(np.abs(a).max()), 1e-300):
+                    self.E[j] = np.delete(self.E[j], int(np.argmin(a)))
+                    left.append(j)
+            todo = np.asarray(left, dtype=np.intp)
+            if todo.size == 0:
+                break
+        if todo.size:
+            # rare: the active-set loop did not settle; project exactly, reset the faces
+            self.n_fallback += todo.size
+            P, _, _ = project_columns(self.Xt, self.masks_bool, Z[:, todo], self.pat[todo])
+            U[:, todo] = P
+            rel = self.S[:, todo] * (self.Xt @ P) / (self.row_norm[:, None] * znorm[todo])
+            for k, j in enumerate(todo):
+                self.E[j] = np.flatnonzero(np.abs(rel[:, k]) <= 1e-10)
+        self.shift = U - Z
+        return U
+
+    def __call__(self, Z, t):
+        U = self.project(Z)
+        norms = np.sqrt(np.einsum("ij,ij->j", U, U))
+        scale = np.zeros_like(norms)
+        big = norms > t
+        scale[big] = 1.0 - t / norms[big]
+        U *= scale
+        self.t = t
+        return U, norms * scale
+
+
+class _ConeSmooth:
+    """``ℓ(predictions)`` on a set of C-ReLU groups (``w`` groups carry mask sign ``−1``).
+
+    ``dual_bound`` uses the projection shift of the last prox call: for any ``β >= 0``,
+    ``‖Π_K(−∇_g f)‖ <= ‖−∇_g f + Ã_gᵀβ‖``; ``β = α/η`` from the prox at
+    ``v − η∇f(v)`` makes the bound tight at the optimum. A lower bound on the
+    *restricted* problem (groups outside the set fixed at zero).
+    """
+
+    linear = True
+
+    def __init__(self, problem, op, prox):
+        self.problem = problem
+        self.op = op
+        self.prox = prox
+        self.Y = problem.Y
+        self.loss = problem.loss
+        self._lgrad = None
+
+    def forward(self, x):
+        return self.op.forward(x)
+
+    def value(self, pred):
+        return losses.loss_value(self.loss, pred, self.Y)
+
+    def bregman(self, pred_new, pred_v, f_new, f_v, lin):
+        if self.loss == "squared":
+            r = pred_new - pred_v
+            return float(np.vdot(r, r)) / (2.0 * self.Y.size)
+        return f_new - f_v - lin
+
+    def gradient(self, pred):
+        self._lgrad = losses.loss_grad(self.loss, pred, self.Y)
+        return self.op.adjoint(self._lgrad)
+
+    def extrapolate(self, pred_new, pred_old, beta, x_v):
+        return pred_new + beta * (pred_new - pred_old)
+
+    def dual_bound(self, G):
+        Q = -G
+        if self.prox.shift is not None and self.prox.t > 0:
+            Q = -G + self.prox.shift / (self.prox.t / self.problem.lam)
+        M = self.op.output_max(group_norms_columns(Q))
+        return _quick_dual(self.problem, self._lgrad, M)
+
+
+def _polish(problem, x, priority, *, tol, max_iter, check_every=10):
+    """Identify-then-solve: R-FISTA with exact cone projections on the AL's active groups.
+
+    The AL iterate gives the groups (nonzero columns) and a guess of each group's
+    tight rows (positive multipliers, at most ``d̃ − 1`` independent ones); the
+    projected R-FISTA (:class:`_ConeProx`) corrects the guess as it goes. The result
+    is exactly feasible and optimal for the problem restricted to those groups, and
+    :func:`certify` judges it on the full problem.
+
+    Returns ``(weights, certificate, n_iter)`` (``(None, None, 0)`` without groups).
+    """
+    prob = problem
+    n, c, d, p = prob.n, prob.c, prob.d, prob.p
+    cp = c * p
+    Xt, S, M = prob.X_tilde, prob.signs, prob.masks
+    act = np.flatnonzero(group_norms_columns(x) > 0)
+    if act.size == 0:
+        return None, None, 0
+    blk, rest = act // cp, act % cp
+    out, pat = rest // p, rest % p
+    order = np.argsort(out, kind="stable")  # the operator wants columns grouped by output
+    act, blk, out, pat = act[order], blk[order], out[order], pat[order]
+    sign_b = np.where(blk == 0, 1.0, -1.0)
+    op = ColumnOperator.from_mask_columns(Xt, M[:, pat] * sign_b, out, c)
+    S_cols = S[:, pat]
+    tight = np.zeros((n, act.size), dtype=bool)
+    for j in range(act.size):
+        cand = np.flatnonzero(priority[:, act[j]] > 0)
+        if cand.size:
+            A = S_cols[cand, j][:, None] * Xt[cand]
+            tight[cand[_select_rows(A, priority[cand, act[j]], d - 1)], j] = True
+    prox = _ConeProx(Xt, prob.patterns.masks, S_cols, pat, tight)
+    smooth = _ConeSmooth(prob, op, prox)
+    x0, _ = prox(x[:, act].copy(), 0.0)
+    pred0 = smooth.forward(x0)
+    f0 = smooth.value(pred0) + prob.lam * float(group_norms_columns(x0).sum())
+    step = 1.0 / max(_LOSS_SMOOTHNESS[prob.loss] / prob.s * op.norm_sq(), np.finfo(float).tiny)
+    res = fista_kernel(
+        smooth, prob.lam, x0, step=step, max_iter=max_iter, gap_target=0.3 * tol * abs(f0),
+        check_every=check_every, state0=pred0, prox=prox,
+    )
+    full = np.zeros_like(x)
+    full[:, act] = res.x
+    W = _weights_from_columns(full, c, d, p)
+    return W, certify(prob, W), res.n_iter
+
+
+def solve_al(
+    problem,
+    *,
+    tol=1e-6,
+    constraint_tol=1e-6,
+    max_iter=50_000,
+    max_outer=200,
+    warm_start=None,
+    dtype=np.float64,
+    delta=None,
+    window=(1e-3, 1e-2),
+    polish=True,
+    polish_at=1e-2,
+    max_inner=1000,
+    check_every=10,
+    verbose=False,
+    monitor=None,
+):
+    """Solve C-ReLU by the augmented Lagrangian method with R-FISTA inner solves.
+
+    Parameters
+    ----------
+    problem : ReLUProblem
+    tol : float
+        Target certified relative duality gap (after repair), default ``1e-6``.
+    constraint_tol : float
+        Target relative cone violation (module docstring), default ``1e-6``.
+    max_iter : int
+        Limit on the total number of R-FISTA iterations.
+    max_outer : int
+        Limit on the number of subproblem solves.
+    warm_start : array ``(2, c, d̃, p)`` or Solution, optional
+        Starting weights; a Solution's ``duals`` (``(2, n, c, p)``) also seed the
+        multipliers.
+    dtype : float64 or float32
+        Arithmetic of the inner iterations (certificates are float64).
+    delta : float, optional
+        Initial penalty; default ``1000/s`` (``s = n·c``): constraint rows then weigh
+        a thousand times a prediction error.
+    window : (float, float)
+        The penalty window on the mean squared violation ``V``.
+    check_every : int
+        Iterations between two subproblem-gap estimates.
+    verbose : bool
+        One line per subproblem solve.
+    monitor : callable, optional
+        Passed to the R-FISTA kernel.
+
+    Returns
+    -------
+    Solution
+        ``weights`` as iterated (not repaired; ``certificate.weights`` holds the
+        repaired, feasible ones), ``duals`` the multipliers ``(2, n, c, p)`` for the
+        Lagrangian ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``, ``status`` ``"optimal"``,
+        ``"max_iter"`` or ``"precision_limit"``, ``history`` with ``iteration``,
+        ``time``, ``objective``, ``gap`` (relative, from the cheap bound; certified
+        at the end), ``violation`` and ``delta`` per subproblem.
+    """
+    if getattr(problem, "formulation", None) != "relu":
+        raise ValueError(
+            "the augmented Lagrangian solves the ReLU program (ReLUProblem); for "
+            "GatedReLUProblem use R-FISTA (method='rfista')."
+        )
+    tol = _check_tol(tol)
+    constraint_tol = _check_tol(constraint_tol, "constraint_tol")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    max_outer = check_positive_int(max_outer, "max_outer")
+    check_every = check_positive_int(check_every, "check_every")
+    dt = _check_dtype(dtype)
+    if window is not None:
+        try:
+            window = (float(window[0]), float(window[1]))
+        except Exception as exc:
+            raise ValueError(f"window must be None or a pair (low, high); got {window!r}.") from exc
+        if not (0 <= window[0] < window[1]):
+            raise ValueError(f"window must satisfy 0 <= low < high; got {window!r}.")
+
+    t_start = time.perf_counter()
+    prob = problem
+    n, c, d, p = prob.n, prob.c, prob.d, prob.p
+    s = prob.s
+    X64, M64 = prob.X_tilde, prob.masks
+    S64 = prob.signs
+    X_w, M_w, S_w = X64.astype(dt), M64.astype(dt), S64.astype(dt)
+    if delta is None:
+        delta = 1000.0 / s
+    else:
+        delta = float(delta)
+        if not (delta > 0 and np.isfinite(delta)):
+            raise ValueError(f"delta must be positive and finite; got {delta!r}.")
+
+    Lam = np.zeros((n, 2, c, p))
+    if warm_start is None:
+        x = np.zeros((d, 2 * c * p), dtype=dt)
+    else:
+        if hasattr(warm_start, "weights"):
+            duals = getattr(warm_start, "duals", None)
+            if duals is not None and np.shape(duals) == (2, n, c, p):
+                Lam = np.maximum(np.asarray(duals, dtype=float).transpose(1, 0, 2, 3), 0.0)
+            warm_start = warm_start.weights
+        x = _columns_from_weights(prob.check_weights(warm_start, "warm_start")).astype(dt)
+
+    norm_A = operator_norm_sq(X64, M64, n_iter=15)
+    norm_X = float(np.linalg.norm(X64, 2)) ** 2
+    row_scale = float(np.linalg.norm(X64, axis=1).max())
+    L_loss = _LOSS_SMOOTHNESS[prob.loss] / s
+    y_scale = max(float(np.vdot(prob.Y, prob.Y)), np.finfo(float).tiny)
+
+    def step_for(delta_):
+        return 1.0 / (2.0 * L_loss * norm_A + delta_ * norm_X)
+
+    history = {
+        "iteration": [], "time": [], "objective": [], "gap": [], "violation": [], "delta": [],
+    }
+    step = step_for(delta)
+    total_iter = 0
+    n_outer = 0
+    phase = "window" if window is not None else "multipliers"
+    moved = set()
+    inner_tol = 1e-3
+    status = "max_iter"
+    cert = None
+    W_final = None
+    last_certified_gap = np.inf
+    last_polish_viol = np.inf
+    n_polish = polish_iter = 0
+    best_score = np.inf
+    stall = 0
+    n_bt = 0
+    eps = float(np.finfo(dt).eps)
+    res = None
+    while n_outer < max_outer and total_iter < max_iter:
+        smooth = ALSmooth(prob, X_w, M_w, S_w, Lam.astype(dt), delta)
+        st0 = smooth.forward(x)
+        f0 = smooth.value(st0) + prob.lam * float(group_norms_columns(x).sum())
+        resume = None
+        if res is not None and phase == "multipliers":
+            # the subproblem moved only through the multipliers: keep the momentum
+            resume = KernelResult(
+                x=x, state=st0, f=smooth.value(st0), reg=f0 - smooth.value(st0), n_iter=0,
+                status="", step=step, v=res.v, state_v=smooth.forward(res.v), t=res.t,
+            )
+        res = fista_kernel(
+            smooth,
+            prob.lam,
+            None if resume is not None else x,
+            step=step,
+            max_iter=min(max_iter - total_iter, max_inner),
+            gap_target=inner_tol * abs(f0),
+            check_every=check_every,
+            state0=st0,
+            min_iter=check_every,
+            resume=resume,
+            monitor=monitor,
+        )
+        n_outer += 1
+        total_iter += res.n_iter
+        n_bt += res.n_backtracks
+        step = res.step
+        x = res.x
+        # cone slacks Ãx of the solve, in float64 for the multiplier step and the tests
+        x64 = x.astype(np.float64)
+        Z = (X64 @ x64).reshape(n, 2, c, p) * S64[:, None, None, :]
+        viol = np.maximum(-Z, 0.0)
+        V = float(np.vdot(viol, viol)) / max(float(np.vdot(Z, Z)), np.finfo(float).tiny)
+        wmax = float(group_norms_columns(x64).max()) if x64.size else 0.0
+        rel_viol = 0.0 if wmax == 0.0 else float(viol.max()) / (row_scale * wmax)
+
+        if phase == "window":
+            if V > window[1] and "down" not in moved:
+                moved.add("up")
+                delta *= 2.0
+                step = min(step, 4.0 * step_for(delta))
+                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta)
+                continue
+            if V < window[0] and "up" not in moved and np.any(x64):
+                moved.add("down")
+                delta *= 0.5
+                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta)
+                continue
+            phase = "multipliers"
+
+        Lam = np.maximum(Lam - delta * Z, 0.0)
+        # cheap bound: primal at the (unrepaired) iterate, dual from the multipliers
+        pred = np.einsum(
+            "nkp,np->nk", (X64 @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
+        )
+        primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(x64).sum())
+        dual = _lagrangian_dual(prob, pred, Lam, X64, M64, S64)
+        rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
+        _record(history, total_iter, t_start, primal, rel, rel_viol, delta)
+        if verbose:
+            print(
+                f"[al] iter {total_iter:6d}  objective {primal:.10e}  rel. gap {rel:.3e}  "
+                f"violation {rel_viol:.3e}  delta {delta:.3e}  inner tol {inner_tol:.1e}"
+            )
+        # identify-then-solve: once the constraints nearly hold, guess the tight rows
+        # (positive multipliers) and solve on those faces of the cones
+        if polish and rel_viol <= polish_at and rel_viol <= 0.3 * last_polish_viol:
+            last_polish_viol = rel_viol
+            Wp, cert_p, it_p = _polish(
+                prob, x64, Lam.reshape(n, 2 * c * p), tol=tol,
+                max_iter=max(max_iter - total_iter, 1), check_every=check_every,
+            )
+            n_polish += 1
+            polish_iter += it_p
+            total_iter += it_p
+            if verbose:
+                msg = "no KKT-consistent face" if cert_p is None else (
+                    f"certified gap {cert_p.relative_gap:.3e}, violation "
+                    f"{_relative_violation(prob, Wp, row_scale):.1e}"
+                )
+                print(f"[al] face solve {n_polish}: {it_p} iterations, {msg}")
+            if cert_p is not None:
+                v_p = _relative_violation(prob, Wp, row_scale)
+                if cert_p.relative_gap <= tol and v_p <= constraint_tol:
+                    status, cert, W_final = "optimal", cert_p, Wp
+                    _record(history, total_iter, t_start, cert_p.primal, cert_p.relative_gap,
+                            v_p, delta)
+                    break
+        if rel_viol <= constraint_tol and rel <= tol and rel < 0.5 * last_certified_gap:
+            cert = certify(prob, _weights_from_columns(x64, c, d, p))
+            last_certified_gap = cert.relative_gap
+            if cert.relative_gap <= tol:
+                status = "optimal"
+                break
+        # progress test for float32 (rounding floor) and stalled runs
+        score = max(rel, rel_viol)
+        if score < 0.9 * best_score:
+            best_score, stall = score, 0
+        else:
+            stall += 1
+            if stall >= 8 and score <= 1e4 * eps:
+                status = "precision_limit"
+                break
+        # solve the subproblem about as accurately as the constraints hold
+        inner_tol = max(min(inner_tol, 0.3 * max(rel, rel_viol)), 0.1 * tol, 10 * eps)
+    else:
+        status = "max_iter"
+
+    x64 = x.astype(np.float64)
+    W = _weights_from_columns(x64, c, d, p) if W_final is None else W_final
+    if cert is None or status != "optimal":
+        cert = certify(prob, W)
+    solve_time = time.perf_counter() - t_start
+    rel_viol_final = _relative_violation(prob, W, row_scale)
+    converged = status == "optimal"
+    if not converged:
+        msg = (
+            f"augmented Lagrangian stopped with status {status!r} after {n_outer} subproblems "
+            f"({total_iter} iterations): certified relative gap {cert.relative_gap:.3e} "
+            f"(tol {tol:g}), relative violation {rel_viol_final:.3e} (constraint_tol "
+            f"{constraint_tol:g})."
+        )
+        cls = ConvergenceWarning if status == "max_iter" else SolverWarning
+        warnings.warn(msg, cls, stacklevel=2)
+    return Solution(
+        problem=prob,
+        weights=W,
+        objective=prob.objective(W),
+        status=status,
+        solver="al",
+        converged=converged,
+        n_iter=total_iter,
+        solve_time=solve_time,
+        certificate=cert,
+        history=history,
+        duals=np.ascontiguousarray(Lam.transpose(1, 0, 2, 3)),
+        info={
+            "tol": tol,
+            "constraint_tol": constraint_tol,
+            "violation": rel_viol_final,
+            "absolute_violation": prob.cone_violation(W),
+            "delta": delta,
+            "outer_iterations": n_outer,
+            "face_solves": n_polish,
+            "face_solve_iterations": polish_iter,
+            "n_backtracks": n_bt,
+            "dtype": dt.name,
+        },
+    )
+
+
+def _relative_violation(problem, W, row_scale):
+    """Cone violation relative to ``max_j ‖x̃_j‖ · max_g ‖W_g‖`` (module docstring)."""
+    wmax = float(np.linalg.norm(W, axis=-2).max()) if W.size else 0.0
+    if wmax == 0.0:
+        return 0.0
+    return problem.cone_violation(W) / (row_scale * wmax)
+
+
+def _record(history, it, t_start, obj, gap, viol, delta):
+    history["iteration"].append(it)
+    history["time"].append(time.perf_counter() - t_start)
+    history["objective"].append(obj)
+    history["gap"].append(gap)
+    history["violation"].append(viol)
+    history["delta"].append(delta)
