@@ -123,6 +123,6 @@ def test_auto_picks_exact_for_small_and_first_order_for_large():
     assert method == "clarabel"
     sol = solve(small, "auto")
     assert "auto_choice" in sol.info and sol.solver.lower().startswith("clarabel")
-    big = _problem(n=3000, d=10, gates=100)
+    big = _problem(n=12000, d=10, gates=100)
     assert choose_method(big)[0] == "rfista"
     assert choose_method(big.relu_problem())[0] == "al"

@@ -1,0 +1,660 @@
+"""Regularisation paths: solutions over a decreasing grid of ``λ``.
+
+:func:`regularization_path` solves one problem at every ``λ`` of a grid that
+starts at ``λ_max`` (the smallest ``λ`` at which the zero network is optimal,
+:meth:`~convex_relu.problems.GatedReLUProblem.lam_max`) and decreases
+geometrically, as scikit-learn's ``lasso_path`` does.
+
+- Fast methods (R-FISTA, augmented Lagrangian) are warm-started from the
+  solution at the previous, larger ``λ``: solutions change little between
+  neighbouring ``λ`` and the first ones are very sparse.
+- Exact methods (CVXPY with Clarabel, SCS or MOSEK) build the conic program once
+  with ``λ`` as a ``cvxpy.Parameter``. The program is DPP, so CVXPY compiles it
+  once and each further ``λ`` only re-applies the stored parameter map before
+  calling the solver (SCS additionally reuses its previous iterate).
+- At ``λ >= λ_max`` the zero weights are optimal by definition of ``λ_max``; they
+  are returned without calling a solver (interior-point methods would return
+  groups of size ~1e-9 instead).
+
+Parallelism. Independent runs go through :class:`joblib.Parallel`: the chunks of
+one grid (``n_chunks``) in :func:`regularization_path`, whole paths (datasets,
+folds) in :func:`path_many`. Nothing names a backend, so
+``joblib.parallel_config(backend="dask")`` sends the same runs to a Dask cluster.
+Whenever there is more than one run, each run limits BLAS and OpenMP to one
+thread (threadpoolctl), in a worker or in this process alike: ``n_jobs`` workers
+then do not oversubscribe the cores, and since the solvers are deterministic and
+see the same arithmetic wherever they run, results are bitwise independent of
+``n_jobs`` and of the backend. A single run keeps the default thread pools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import numbers
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_positive_int
+from .certificates import certify
+from .problems import make_problem
+from .solution import SolverWarning
+
+__all__ = ["PathResult", "regularization_path", "path_many", "lambda_grid", "EXACT_METHODS"]
+
+EXACT_METHODS = ("clarabel", "scs", "mosek")
+FAST_METHODS = ("auto", "rfista", "al")
+DEFAULT_N_LAMS = 20
+
+
+@dataclass(eq=False)
+class PathResult:
+    """Solutions along a regularisation path (arrays indexed by the ``λ`` position).
+
+    Attributes
+    ----------
+    lams : ndarray (L,)
+        The grid, in decreasing order.
+    weights : ndarray (L, *weights_shape)
+        Convex weights at each ``λ``: ``(c, d̃, p)`` (gated) or ``(2, c, d̃, p)`` (ReLU).
+        C-ReLU iterates with round-off cone violations are replaced by the
+        certificate's repaired, feasible weights.
+    objectives : ndarray (L,)
+        The convex objective at ``weights[l]`` and ``λ = lams[l]`` (recomputed by
+        the problem, not the solver's own value).
+    gaps, relative_gaps : ndarray (L,)
+        Certified duality gaps (``objective − dual bound``; ``nan`` without certificate).
+    n_active : ndarray of int (L,)
+        Active neurons: groups (output, pattern; ``v`` and ``w`` separately for
+        C-ReLU) with norm ``> active_tol ·`` the largest group norm at that ``λ``.
+        These are the neurons of the network built from ``weights[l]``.
+    times : ndarray (L,)
+        Wall-clock seconds per ``λ`` (solver plus, for the first exact solve of a
+        chunk, building and compiling the program).
+    n_iter : ndarray of int (L,)
+        Solver iterations (``0`` at ``λ >= λ_max``, ``-1`` when not reported).
+    status : list of str
+    converged : ndarray of bool (L,)
+    lam_max : float
+    method : str
+        The method used (``"auto"`` resolved).
+    problem : GatedReLUProblem or ReLUProblem
+        The problem at ``lams[0]``; :meth:`problem_at` gives it at any ``λ``.
+    chunks : list of ndarray
+        Indices of the grid solved as one warm-started run.
+    compile_times : ndarray (L,)
+        Part of ``times`` spent building the CVXPY program and in CVXPY's
+        canonicalisation (``get_problem_data``; cheap after the first ``λ`` of a
+        chunk thanks to DPP). 0 for the first-order methods.
+    active_tol : float
+        The relative threshold of ``n_active``.
+    """
+
+    lams: np.ndarray
+    weights: np.ndarray
+    objectives: np.ndarray
+    gaps: np.ndarray
+    relative_gaps: np.ndarray
+    n_active: np.ndarray
+    times: np.ndarray
+    n_iter: np.ndarray
+    status: list
+    converged: np.ndarray
+    lam_max: float
+    method: str
+    problem: object
+    chunks: list = field(default_factory=list)
+    compile_times: np.ndarray | None = None
+    active_tol: float = 1e-6
+
+    def __len__(self):
+        return self.lams.size
+
+    def problem_at(self, index):
+        """The problem at ``lams[index]`` (data and patterns shared)."""
+        return self.problem.with_lam(float(self.lams[index]))
+
+    def network(self, index):
+        """The network of ``weights[index]``: one neuron per active group (``n_active[index]``).
+
+        Groups at or below ``active_tol`` times the largest group norm are dropped.
+        """
+        from .networks import network_from_weights
+
+        W = np.array(self.weights[index], copy=True)
+        norms = np.linalg.norm(W, axis=-2)
+        if norms.size and norms.max() > 0:
+            small = norms <= self.active_tol * norms.max()
+            W[np.broadcast_to(small[..., None, :], W.shape)] = 0.0
+        return network_from_weights(self.problem_at(index), W)
+
+    def to_dict(self):
+        """The per-``λ`` arrays (without weights) as a dict of lists, e.g. for pandas."""
+        return {
+            "lam": self.lams.tolist(),
+            "objective": self.objectives.tolist(),
+            "gap": self.gaps.tolist(),
+            "relative_gap": self.relative_gaps.tolist(),
+            "n_active": self.n_active.tolist(),
+            "time": self.times.tolist(),
+            "n_iter": self.n_iter.tolist(),
+            "status": list(self.status),
+            "converged": self.converged.tolist(),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# grids and argument checks
+# --------------------------------------------------------------------------------------
+
+
+def lambda_grid(lam_max, n_lams=DEFAULT_N_LAMS, lam_min_ratio=1e-3):
+    """``n_lams`` values from ``lam_max`` down to ``lam_min_ratio · lam_max``, geometric.
+
+    ``λ_l = λ_max · r^{l/(L−1)}``, ``l = 0..L−1``, ``r = lam_min_ratio`` (``[λ_max]`` if ``L = 1``).
+    """
+    n_lams = check_positive_int(n_lams, "lams")
+    r = _check_ratio(lam_min_ratio)
+    if not np.isfinite(lam_max) or lam_max <= 0:
+        raise ValueError(
+            f"lam_max = {lam_max}: the zero network is optimal for every λ (are all targets "
+            "zero?); pass the grid explicitly as lams=array."
+        )
+    if n_lams == 1:
+        return np.array([float(lam_max)])
+    return float(lam_max) * np.power(r, np.arange(n_lams) / (n_lams - 1))
+
+
+def _check_ratio(lam_min_ratio):
+    if (
+        isinstance(lam_min_ratio, bool)
+        or not isinstance(lam_min_ratio, numbers.Real)
+        or not (0 < lam_min_ratio < 1)
+    ):
+        raise ValueError(f"lam_min_ratio must be a number in (0, 1); got {lam_min_ratio!r}.")
+    return float(lam_min_ratio)
+
+
+def _resolve_grid(lams, lam_max, lam_min_ratio):
+    if lams is None:
+        return lambda_grid(lam_max, DEFAULT_N_LAMS, lam_min_ratio)
+    if isinstance(lams, (numbers.Integral, np.integer)) and not isinstance(lams, bool):
+        return lambda_grid(lam_max, int(lams), lam_min_ratio)
+    try:
+        grid = np.asarray(lams, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"lams must be None, an int or a 1-D array of λ >= 0; got {lams!r}.") from exc
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"lams must be a non-empty 1-D array; got shape {grid.shape}.")
+    if not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError("lams must hold finite values >= 0.")
+    # decreasing, as in scikit-learn's paths: warm starts go from sparse to dense
+    return np.sort(grid)[::-1].copy()
+
+
+def _check_method(method):
+    if method not in FAST_METHODS + EXACT_METHODS:
+        raise ValueError(f"method must be one of {FAST_METHODS + EXACT_METHODS}; got {method!r}.")
+    return method
+
+
+def _check_tol(tol):
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
+        raise ValueError(f"tol must be a finite number > 0 or None; got {tol!r}.")
+    return float(tol)
+
+
+def _chunk_indices(n_lams, n_chunks):
+    """Contiguous, nearly equal chunks of ``range(n_lams)`` (the larger ones first)."""
+    n_chunks = min(n_chunks, n_lams)
+    return [np.asarray(c) for c in np.array_split(np.arange(n_lams), n_chunks)]
+
+
+# --------------------------------------------------------------------------------------
+# one chunk: the unit of work a worker runs
+# --------------------------------------------------------------------------------------
+
+
+def _certify_or_none(problem, weights):
+    try:
+        return certify(problem, weights)
+    except NotImplementedError:
+        return None
+
+
+def _record(sol_weights, objective, certificate, status, converged, n_iter, seconds, compile_s):
+    if certificate is not None and certificate.repaired:
+        # C-ReLU iterates may violate the cones by round-off: keep the certificate's
+        # feasible weights, which the gap is about (as the estimators do)
+        sol_weights, objective = certificate.weights, certificate.primal
+    return {
+        "weights": sol_weights,
+        "objective": float(objective),
+        "gap": np.nan if certificate is None else float(certificate.gap),
+        "relative_gap": np.nan if certificate is None else float(certificate.relative_gap),
+        "status": str(status),
+        "converged": bool(converged),
+        "n_iter": -1 if n_iter is None else int(n_iter),
+        "time": float(seconds),
+        "compile_time": float(compile_s),
+    }
+
+
+def _thread_limit(limit_threads):
+    if not limit_threads:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _solve_chunk(problem, lams, lam_max, method, tol, max_iter, limit_threads):
+    """Solve ``problem`` at each of ``lams`` (decreasing) in order; list of records.
+
+    The unit of work of a worker: everything comes in through the arguments and
+    plain arrays go out, so it pickles cheaply for process and Dask backends.
+    """
+    with _thread_limit(limit_threads):
+        return list(_iter_chunk(problem, lams, lam_max, method, tol, max_iter))
+
+
+def _iter_chunk(problem, lams, lam_max, method, tol, max_iter):
+    """Yield one record per ``λ`` of a chunk (warm starts / one program inside it)."""
+    if method in EXACT_METHODS:
+        yield from _exact_chunk(problem, lams, lam_max, method, tol, max_iter)
+    else:
+        yield from _fast_chunk(problem, lams, lam_max, method, tol, max_iter)
+
+
+def _zero_record(problem, lam):
+    prob = problem.with_lam(lam)
+    t0 = time.perf_counter()
+    W = prob.zero_weights()
+    cert = _certify_or_none(prob, W)
+    return _record(W, prob.objective(W), cert, "optimal", True, 0, time.perf_counter() - t0, 0.0)
+
+
+def _fast_chunk(problem, lams, lam_max, method, tol, max_iter):
+    from .solvers import solve
+
+    warm = None
+    for lam in lams:
+        if lam >= lam_max:
+            rec = _zero_record(problem, lam)
+            warm = rec["weights"]
+            yield rec
+            continue
+        prob = problem.with_lam(lam)
+        kwargs = {"method": method, "warm_start": warm}
+        if tol is not None:
+            kwargs["tol"] = tol
+        if max_iter is not None:
+            kwargs["max_iter"] = max_iter
+        t0 = time.perf_counter()
+        sol = solve(prob, **kwargs)
+        seconds = time.perf_counter() - t0
+        cert = sol.certificate if sol.certificate is not None else _certify_or_none(prob, sol.weights)
+        # Weights only: seeding the augmented Lagrangian's multipliers too (passing the
+        # Solution) was measured to stall it at some λ.
+        warm = sol.weights
+        yield _record(sol.weights, sol.objective, cert, sol.status, sol.converged, sol.n_iter, seconds, 0.0)
+
+
+def _exact_tol(method, tol):
+    """The conic solver's tolerance for a requested ``tol``, as :func:`convex_relu.solvers.solve`
+    sets it (interior point ``max(tol·1e-2, 1e-10)``, SCS ``tol``; ``None``: solver default)."""
+    if tol is None or method == "scs":
+        return tol
+    return max(tol * 1e-2, 1e-10)
+
+
+def _exact_chunk(problem, lams, lam_max, method, tol, max_iter):
+    from .cvx import build_program, solve_exact
+
+    program = None
+    n_solved = 0
+    for lam in lams:
+        if lam >= lam_max:
+            yield _zero_record(problem, lam)
+            continue
+        prob = problem.with_lam(lam)
+        t0 = time.perf_counter()
+        build_s = 0.0
+        if program is None:
+            # λ is a Parameter: CVXPY canonicalises once (on the first solve) and
+            # re-applies the compiled parameter map for every further λ.
+            program = build_program(prob, parameterized_lam=True)
+            build_s = time.perf_counter() - t0
+        sol = solve_exact(
+            prob,
+            solver=method,
+            tol=_exact_tol(method, tol),
+            max_iter=max_iter,
+            program=program,
+            # only SCS warm starts: CVXPY hands it its previous iterate of this program
+            warm_start=method == "scs" and n_solved > 0,
+        )
+        seconds = time.perf_counter() - t0
+        compile_s = build_s + sol.compile_time
+        n_solved += 1
+        cert = sol.certificate if sol.certificate is not None else _certify_or_none(prob, sol.weights)
+        yield _record(sol.weights, sol.objective, cert, sol.status, sol.converged, sol.n_iter, seconds, compile_s)
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+
+
+def _n_active(weights, active_tol):
+    norms = np.linalg.norm(weights, axis=-2)
+    largest = float(norms.max()) if norms.size else 0.0
+    if largest == 0.0:
+        return 0
+    return int(np.sum(norms > active_tol * largest))
+
+
+def _parallel_map(func, arg_lists, n_jobs, verbose, desc, unit):
+    """``[func(*args, limit_threads) for args in arg_lists]`` through joblib.
+
+    Returns results in input order, with a tqdm bar over the runs when verbose.
+    With more than one run every run limits BLAS/OpenMP to one thread, whether the
+    runs go to workers or stay in this process: the thread count changes the order
+    of floating-point reductions, and iterative solvers amplify such differences,
+    so the rule keeps results bitwise independent of ``n_jobs`` and the backend
+    (and keeps ``n_jobs`` workers from oversubscribing the cores).
+    """
+    import joblib
+
+    n_tasks = len(arg_lists)
+    limit_threads = n_tasks > 1
+    tasks = [joblib.delayed(func)(*args, limit_threads) for args in arg_lists]
+    bar = _progress(n_tasks, desc, unit) if verbose else None
+    results = []
+    try:
+        if n_tasks == 1 or joblib.effective_n_jobs(n_jobs) == 1:
+            # in-process: no pickling of the data, and a bar that moves per run
+            for f, args, kwargs in tasks:
+                results.append(f(*args, **kwargs))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
+            for res in runner(tasks):
+                results.append(res)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _progress(total, desc, unit):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
+def regularization_path(
+    X,
+    y,
+    lams=None,
+    *,
+    formulation="gated_relu",
+    loss="squared",
+    bias=True,
+    n_gates=50,
+    random_state=0,
+    patterns=None,
+    max_patterns=10_000,
+    method="auto",
+    lam_min_ratio=1e-3,
+    tol=None,
+    max_iter=None,
+    n_chunks=None,
+    n_jobs=None,
+    active_tol=1e-6,
+    verbose=False,
+):
+    """Solve the convex program along a decreasing grid of ``λ``.
+
+    Parameters
+    ----------
+    X : array (n, d)
+    y : array (n,) or (n, c); ``±1`` labels for ``loss="logistic"``
+    lams : None, int or array
+        ``None``: 20 values; an int ``L``: ``L`` values, both geometric from
+        ``λ_max`` down to ``lam_min_ratio · λ_max`` (:func:`lambda_grid`). An array
+        is used as given, sorted in decreasing order.
+    formulation : {"gated_relu", "relu"}
+    loss : {"squared", "logistic"}
+    bias : bool
+    n_gates : int or None
+        Gaussian gates sampled with ``random_state``; ``None`` enumerates all
+        patterns (up to ``max_patterns``). Ignored when ``patterns`` is given.
+    random_state : int
+        Seed of the gate draw.
+    patterns : Patterns, optional
+        Precomputed patterns of ``X`` (same ``bias``).
+    method : {"auto", "rfista", "al", "clarabel", "scs", "mosek"}
+        ``"rfista"`` (C-GReLU) and ``"al"`` (C-ReLU) are warm-started;
+        ``"clarabel"``, ``"scs"``, ``"mosek"`` re-solve one compiled CVXPY program.
+        ``"auto"`` picks one of these once for the whole path by the problem's
+        size (:func:`convex_relu.solvers.choose_method`).
+    lam_min_ratio : float in (0, 1)
+    tol, max_iter : optional
+        ``None``: the solver's default. ``tol`` is the target certified relative gap of
+        the first-order methods; exact solvers get it as :func:`convex_relu.solvers.solve`
+        passes it.
+    n_chunks : int, optional
+        The grid is cut into ``n_chunks`` contiguous chunks, each a run of its own
+        (warm-started from zero / compiled afresh at its first ``λ``) that a worker
+        solves. Default: 1 for the warm-started methods (one continuous warm-started
+        run; splitting changes the iterates, within ``tol``), and the number of
+        jobs for Clarabel and MOSEK (which never warm start, so chunks change
+        nothing but the number of compilations). For a given ``n_chunks`` the
+        result does not depend on ``n_jobs``: with more than one chunk, every chunk
+        runs with BLAS/OpenMP limited to one thread, serial or parallel.
+    n_jobs : int, optional
+        Workers for the chunks (joblib semantics; ``None`` is 1 unless inside a
+        ``joblib.parallel_config``).
+    active_tol : float
+        Relative threshold defining active neurons (see :class:`PathResult`).
+    verbose : bool
+        Show a tqdm progress bar over the grid (over the chunks when parallel).
+
+    Returns
+    -------
+    PathResult
+    """
+    result = _compute_path(
+        X, y, lams, formulation=formulation, loss=loss, bias=bias, n_gates=n_gates,
+        random_state=random_state, patterns=patterns, max_patterns=max_patterns, method=method,
+        lam_min_ratio=lam_min_ratio, tol=tol, max_iter=max_iter, n_chunks=n_chunks,
+        n_jobs=n_jobs, active_tol=active_tol, verbose=verbose,
+    )
+    _warn_unconverged(result)
+    return result
+
+
+#: Keyword defaults of :func:`regularization_path` (the settings a :func:`path_many` task may set).
+_PATH_DEFAULTS = {
+    name: par.default
+    for name, par in inspect.signature(regularization_path).parameters.items()
+    if par.kind is inspect.Parameter.KEYWORD_ONLY
+}
+
+
+def _compute_path(
+    X, y, lams, *, formulation, loss, bias, n_gates, random_state, patterns, max_patterns,
+    method, lam_min_ratio, tol, max_iter, n_chunks, n_jobs, active_tol, verbose,
+):
+    """:func:`regularization_path` without the summary warning (also run inside workers)."""
+    method = _check_method(method)
+    tol = _check_tol(tol)
+    if max_iter is not None:
+        max_iter = check_positive_int(max_iter, "max_iter")
+    if isinstance(active_tol, bool) or not isinstance(active_tol, numbers.Real) or not 0 <= active_tol < 1:
+        raise ValueError(f"active_tol must be a number in [0, 1); got {active_tol!r}.")
+    problem = make_problem(
+        X,
+        y,
+        formulation=formulation,
+        lam=0.0,
+        loss=loss,
+        bias=bias,
+        n_gates=n_gates,
+        seed=random_state,
+        patterns=patterns,
+        max_patterns=max_patterns,
+    )
+    needs = {"rfista": "gated_relu", "al": "relu"}
+    if method in needs and problem.formulation != needs[method]:
+        raise ValueError(
+            f"method={method!r} solves formulation={needs[method]!r}; got "
+            f"formulation={problem.formulation!r}."
+        )
+    if method == "auto":
+        from .solvers import choose_method
+
+        # resolved once for the whole path, so that an exact choice compiles once
+        method, _ = choose_method(problem)
+    lam_max = float(problem.lam_max())
+    grid = _resolve_grid(lams, lam_max, lam_min_ratio)
+    problem = problem.with_lam(float(grid[0]))
+
+    import joblib
+
+    if n_chunks is None:
+        warm_started = method in FAST_METHODS or method == "scs"
+        n_chunks = 1 if warm_started else max(1, joblib.effective_n_jobs(n_jobs))
+    n_chunks = check_positive_int(n_chunks, "n_chunks")
+    chunks = _chunk_indices(grid.size, n_chunks)
+
+    if len(chunks) == 1 and verbose:
+        records = _run_with_bar(problem, grid, lam_max, method, tol, max_iter)
+    else:
+        args = [(problem, grid[idx], lam_max, method, tol, max_iter) for idx in chunks]
+        parts = _parallel_map(_solve_chunk, args, n_jobs, verbose, "λ path chunks", "chunk")
+        records = [rec for part in parts for rec in part]
+
+    return _assemble(records, grid, lam_max, method, problem, chunks, active_tol)
+
+
+def _warn_unconverged(result, label="regularization_path"):
+    """One summary warning for the solves that did not converge.
+
+    The solvers warn as they go, but warnings raised in worker processes never reach
+    this process; the statuses do, so the summary is issued here.
+    """
+    bad = np.flatnonzero(~result.converged)
+    if bad.size == 0:
+        return
+    shown = ", ".join(f"λ={result.lams[i]:.3g} ({result.status[i]})" for i in bad[:5])
+    more = "" if bad.size <= 5 else f", … {bad.size - 5} more"
+    warnings.warn(
+        f"{label}: {bad.size} of {len(result)} solves did not converge: {shown}{more}. Their "
+        "weights are the solver's last iterates; see PathResult.status and relative_gaps.",
+        SolverWarning,
+        stacklevel=3,
+    )
+
+
+def _run_with_bar(problem, grid, lam_max, method, tol, max_iter):
+    """One warm-started run over ``grid`` with a tqdm bar advancing per ``λ``."""
+    bar = _progress(grid.size, "λ path", "λ")
+    records = []
+    try:
+        for rec in _iter_chunk(problem, grid, lam_max, method, tol, max_iter):
+            records.append(rec)
+            bar.set_postfix(lam=f"{grid[len(records) - 1]:.3g}", rel_gap=f"{rec['relative_gap']:.1e}")
+            bar.update(1)
+    finally:
+        bar.close()
+    return records
+
+
+def _assemble(records, grid, lam_max, method, problem, chunks, active_tol):
+    weights = np.stack([r["weights"] for r in records])
+    return PathResult(
+        lams=grid,
+        weights=weights,
+        objectives=np.array([r["objective"] for r in records]),
+        gaps=np.array([r["gap"] for r in records]),
+        relative_gaps=np.array([r["relative_gap"] for r in records]),
+        n_active=np.array([_n_active(W, active_tol) for W in weights], dtype=np.int64),
+        times=np.array([r["time"] for r in records]),
+        n_iter=np.array([r["n_iter"] for r in records], dtype=np.int64),
+        status=[r["status"] for r in records],
+        converged=np.array([r["converged"] for r in records], dtype=bool),
+        lam_max=lam_max,
+        method=method,
+        problem=problem,
+        chunks=chunks,
+        compile_times=np.array([r["compile_time"] for r in records]),
+        active_tol=float(active_tol),
+    )
+
+
+def _path_task(task, common, limit_threads):
+    """One whole path (a :func:`path_many` task), serially inside its worker."""
+    ctx = _thread_limit(limit_threads)
+    kwargs = dict(common)
+    kwargs.update(task)
+    X = kwargs.pop("X")
+    y = kwargs.pop("y")
+    kwargs["n_jobs"] = 1
+    kwargs["verbose"] = False
+    with ctx:
+        return _compute_path(X, y, kwargs.pop("lams", None), **{**_PATH_DEFAULTS, **kwargs})
+
+
+def path_many(tasks, *, n_jobs=None, verbose=False, **common):
+    """Several independent regularisation paths (datasets, folds, settings) in parallel.
+
+    Parameters
+    ----------
+    tasks : iterable
+        Each task is ``(X, y)`` or a dict with keys ``"X"``, ``"y"`` and any
+        keyword of :func:`regularization_path` that overrides ``common`` for it.
+    n_jobs : int, optional
+        joblib workers (one path per task; each path runs serially in its worker,
+        with BLAS/OpenMP limited to one thread when there is more than one task,
+        also for ``n_jobs=1``, so that results do not depend on ``n_jobs``).
+        Under ``joblib.parallel_config(backend="dask")`` the paths run on the
+        Dask cluster.
+    verbose : bool
+        A tqdm bar over the tasks.
+    **common
+        Keywords of :func:`regularization_path` shared by every task.
+
+    Returns
+    -------
+    list of PathResult, in the order of ``tasks``.
+    """
+    task_list = []
+    for i, task in enumerate(tasks):
+        if isinstance(task, dict):
+            if "X" not in task or "y" not in task:
+                raise ValueError(f"tasks[{i}] must hold keys 'X' and 'y'; got {sorted(task)}.")
+            task_list.append(dict(task))
+        elif isinstance(task, (tuple, list)) and len(task) == 2:
+            task_list.append({"X": task[0], "y": task[1]})
+        else:
+            raise ValueError(f"tasks[{i}] must be (X, y) or a dict with 'X' and 'y'; got {type(task).__name__}.")
+    if not task_list:
+        raise ValueError("tasks is empty.")
+    unknown = set(common).union(*task_list) - set(_PATH_DEFAULTS) - {"X", "y", "lams"}
+    if unknown:
+        raise ValueError(f"unknown keyword(s) for regularization_path: {sorted(unknown)}.")
+    args = [(task, common) for task in task_list]
+    results = _parallel_map(_path_task, args, n_jobs, verbose, "paths", "path")
+    for i, res in enumerate(results):
+        _warn_unconverged(res, label=f"path_many, task {i}")
+    return results

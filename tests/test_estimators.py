@@ -1,0 +1,259 @@
+"""Specification of the scikit-learn estimators (convex_relu.estimators)."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from convex_relu.certificates import certify
+from convex_relu.estimators import ConvexReLUClassifier, ConvexReLURegressor
+
+# Every estimator passes every scikit-learn check: nothing is expected to fail.
+EXPECTED_FAILED_CHECKS = {}
+
+# Few gates keep the ~45 checks per estimator (several fits each) fast.
+ESTIMATORS = [
+    ConvexReLURegressor(formulation="relu", n_gates=10),
+    ConvexReLURegressor(formulation="gated_relu", n_gates=10),
+    ConvexReLUClassifier(formulation="relu", n_gates=10),
+    ConvexReLUClassifier(formulation="gated_relu", n_gates=10),
+    ConvexReLUClassifier(formulation="gated_relu", loss="logistic", n_gates=10),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# --------------------------------------------------------------------------------------
+# data and independent references
+# --------------------------------------------------------------------------------------
+
+
+def _planted(n=200, d=3, c=1, noise=0.05, seed=0):
+    """Targets of a random two-layer ReLU network with bias, plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    W1 = rng.standard_normal((d, 4))
+    b1 = 0.5 * rng.standard_normal(4)
+    W2 = rng.standard_normal((4, c))
+    Y = np.maximum(X @ W1 + b1, 0) @ W2
+    Y = Y + noise * Y.std() * rng.standard_normal(Y.shape)
+    return X, (Y[:, 0] if c == 1 else Y)
+
+
+def _gated_gap_by_hand(est, X, y):
+    """The C-GReLU duality gap of DESIGN §4, written with explicit per-pattern loops."""
+    lam = est.lam
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    M = est.patterns_.masks.astype(float)
+    U = est.weights_[0]  # (d̃, p), one output
+    n = len(y)
+    pred = sum(M[:, i] * (Xt @ U[:, i]) for i in range(M.shape[1]))
+    primal = np.sum((pred - y) ** 2) / (2 * n) + lam * sum(
+        np.linalg.norm(U[:, i]) for i in range(M.shape[1])
+    )
+    rho = (y - pred) / n
+    worst = max(np.linalg.norm(Xt.T @ (M[:, i] * rho)) for i in range(M.shape[1]))
+    gamma = np.clip(rho @ y / (n * rho @ rho), 0, lam / worst)
+    dual = gamma * rho @ y - 0.5 * n * gamma**2 * rho @ rho
+    return primal, primal - dual
+
+
+def _loop_relu_optimum(X, y, masks, lam):
+    """C-ReLU optimum by a CVXPY loop over patterns (bias column appended)."""
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    n, d = Xt.shape
+    pred, reg, cons = 0, 0, []
+    for i in range(masks.shape[1]):
+        m = masks[:, i].astype(float)
+        v, w = cp.Variable(d), cp.Variable(d)
+        A = (2 * m - 1)[:, None] * Xt
+        cons += [A @ v >= 0, A @ w >= 0]
+        pred = pred + cp.multiply(m, Xt @ (v - w))
+        reg = reg + cp.norm(v, 2) + cp.norm(w, 2)
+    prog = cp.Problem(cp.Minimize(cp.sum_squares(pred - y) / (2 * n) + lam * reg), cons)
+    prog.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert prog.status == "optimal"
+    return prog.value
+
+
+# --------------------------------------------------------------------------------------
+# regression
+# --------------------------------------------------------------------------------------
+
+
+def test_gated_regressor_recovers_planted_network_and_certifies_its_gap():
+    X, y = _planted(n=240)
+    Xtr, ytr, Xte, yte = X[:160], y[:160], X[160:], y[160:]
+    est = ConvexReLURegressor(
+        formulation="gated_relu", lam=1e-3, n_gates=100, solver="rfista", tol=1e-7
+    ).fit(Xtr, ytr)
+    assert est.solution_.solver == "rfista"
+    assert est.score(Xte, yte) > 0.9
+    primal, gap = _gated_gap_by_hand(est, Xtr, ytr)
+    assert est.objective_ == pytest.approx(primal, rel=1e-10)
+    assert est.gap_ == pytest.approx(gap, rel=1e-8, abs=1e-14)
+    assert 0 <= est.relative_gap_ <= 1e-7 and est.converged_
+    # the network and the convex model agree on the training data
+    np.testing.assert_allclose(est.predict(Xtr), est.problem_.predict(est.weights_)[:, 0], atol=1e-10)
+    assert est.n_neurons_ == est.first_layer_.shape[1] == est.second_layer_.shape[0]
+
+
+@pytest.mark.parametrize("solver", ["auto", "al"])
+def test_relu_regressor_recovers_planted_network_and_its_gap_brackets_the_optimum(solver):
+    X, y = _planted(n=200, seed=1)
+    Xtr, ytr, Xte, yte = X[:60], y[:60], X[60:], y[60:]
+    est = ConvexReLURegressor(formulation="relu", lam=1e-3, n_gates=20, solver=solver, tol=1e-6)
+    est.fit(Xtr, ytr)
+    assert est.score(Xte, yte) > 0.85
+    cert = certify(est.problem_, est.solution_.weights)
+    assert est.gap_ == pytest.approx(cert.gap, rel=1e-12, abs=1e-15)
+    opt = _loop_relu_optimum(Xtr, ytr, est.patterns_.masks, est.lam)
+    assert est.objective_ - est.gap_ <= opt + 1e-9
+    assert cert.primal >= opt - 1e-9
+    assert est.objective_ == pytest.approx(opt, rel=1e-5)
+    # weights_ are feasible, so the ReLU network reproduces the convex model on the
+    # training data (up to the interior-point groups of size < 1e-7 left out of it)
+    assert est.problem_.cone_violation(est.weights_) <= 1e-12 * np.abs(est.weights_).max()
+    assert est.objective_ == pytest.approx(est.problem_.objective(est.weights_), rel=1e-12)
+    np.testing.assert_allclose(
+        est.predict(Xtr), est.problem_.predict(est.weights_)[:, 0], atol=1e-6 * np.abs(ytr).max()
+    )
+
+
+def test_multi_output_regression():
+    X, Y = _planted(n=150, c=2, seed=2)
+    est = ConvexReLURegressor(formulation="gated_relu", lam=1e-4, n_gates=60).fit(X[:100], Y[:100])
+    assert est.predict(X[100:]).shape == (50, 2) and est.n_outputs_ == 2
+    assert r2_score(Y[100:], est.predict(X[100:])) > 0.8
+    est2 = clone(est).fit(X[:100], Y[:100, :1])  # a 2-D column stays 2-D
+    assert est2.predict(X[:3]).shape == (3, 1)
+
+
+def test_exact_solver_and_enumerated_patterns_agree_with_fast_solver():
+    X, y = _planted(n=25, d=2, seed=3)
+    fast = ConvexReLURegressor(
+        formulation="gated_relu", lam=1e-3, n_gates=None, solver="rfista", tol=1e-8
+    ).fit(X, y)
+    exact = clone(fast).set_params(solver="clarabel").fit(X, y)
+    assert (fast.solution_.solver, exact.solution_.solver) == ("rfista", "clarabel")
+    assert fast.patterns_.method == "enumerated"
+    assert exact.objective_ == pytest.approx(fast.objective_, rel=1e-6)
+    np.testing.assert_allclose(exact.predict(X), fast.predict(X), atol=1e-4)
+
+
+def test_seed_controls_the_patterns():
+    X, y = _planted(n=60, seed=4)
+    a = ConvexReLURegressor(formulation="gated_relu", random_state=3).fit(X, y)
+    b = ConvexReLURegressor(formulation="gated_relu", random_state=3).fit(X, y)
+    c = ConvexReLURegressor(formulation="gated_relu", random_state=4).fit(X, y)
+    np.testing.assert_array_equal(a.patterns_.gates, b.patterns_.gates)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.patterns_.gates, c.patterns_.gates)
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"formulation": "tanh"}, "formulation"),
+        ({"lam": -1.0}, "lam"),
+        ({"n_gates": 0}, "n_gates"),
+        ({"solver": "adam"}, "solver"),
+        ({"tol": 0.0}, "tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"bias": "yes"}, "bias"),
+        ({"random_state": "seed"}, "random_state"),
+    ],
+)
+def test_bad_parameters_raise_value_error_naming_them(params, name):
+    X, y = _planted(n=20)
+    with pytest.raises(ValueError, match=name):
+        ConvexReLURegressor(**params).fit(X, y)
+
+
+def test_pipeline_and_grid_search_over_lam():
+    X, y = _planted(n=120, seed=5)
+    X = 10.0 * X + 3.0  # badly scaled on purpose: the pipeline standardises
+    pipe = make_pipeline(StandardScaler(), ConvexReLURegressor(formulation="gated_relu", n_gates=40))
+    lams = [10.0, 1e-3]  # 10 > λ_max: the zero network
+    search = GridSearchCV(pipe, {"convexreluregressor__lam": lams}, cv=KFold(3))
+    search.fit(X, y)
+    assert search.best_params_["convexreluregressor__lam"] == 1e-3
+    assert search.best_score_ > 0.8
+    assert search.cv_results_["mean_test_score"][0] < 0.05  # the zero network scores ~0 (or less)
+
+
+# --------------------------------------------------------------------------------------
+# classification
+# --------------------------------------------------------------------------------------
+
+
+def _rings(n=200, seed=0):
+    """Two classes that no linear model separates: inside / outside a circle."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    y = np.where(np.linalg.norm(X, axis=1) < 0.7, "in", "out")
+    return X, y
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+def test_binary_classifier_learns_a_nonlinear_boundary(formulation, loss):
+    X, y = _rings()
+    est = ConvexReLUClassifier(formulation=formulation, loss=loss, lam=1e-4, n_gates=60, tol=1e-4)
+    est.fit(X[:150], y[:150])
+    assert est.classes_.tolist() == ["in", "out"]
+    assert est.score(X[150:], y[150:]) > 0.85
+    f = est.decision_function(X[150:])
+    assert f.shape == (50,)
+    np.testing.assert_array_equal(est.predict(X[150:]), np.where(f > 0, "out", "in"))
+    if loss == "logistic":
+        P = est.predict_proba(X[150:])
+        np.testing.assert_allclose(P[:, 1], 1 / (1 + np.exp(-f)), rtol=1e-12)
+        np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    else:
+        assert not hasattr(est, "predict_proba")
+        with pytest.raises(AttributeError, match="predict_proba"):
+            est.predict_proba(X)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_multiclass_one_vs_all(loss):
+    rng = np.random.default_rng(1)
+    centers = np.array([[0, 2], [2, -1], [-2, -1]])
+    labels = rng.integers(0, 3, 180)
+    X = centers[labels] + 0.6 * rng.standard_normal((180, 2))
+    y = np.array([10, 20, 30])[labels]
+    est = ConvexReLUClassifier(formulation="gated_relu", loss=loss, lam=1e-4, n_gates=40).fit(X, y)
+    assert est.n_outputs_ == 3 and est.weights_.shape[0] == 3
+    F = est.decision_function(X)
+    assert F.shape == (180, 3)
+    np.testing.assert_array_equal(est.predict(X), est.classes_[F.argmax(axis=1)])
+    assert est.score(X, y) > 0.9
+    # the targets were coded ±1 one-vs-all
+    np.testing.assert_array_equal(est.problem_.Y, np.where(labels[:, None] == np.arange(3), 1.0, -1.0))
+    if loss == "logistic":
+        P = est.predict_proba(X)
+        S = 1 / (1 + np.exp(-F))
+        np.testing.assert_allclose(P, S / S.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_classifier_with_one_class_raises():
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    with pytest.raises(ValueError, match="class"):
+        ConvexReLUClassifier().fit(X, np.ones(10))
+
+
+def test_classifier_in_grid_search():
+    X, y = _rings(n=150, seed=2)
+    pipe = make_pipeline(StandardScaler(), ConvexReLUClassifier(formulation="gated_relu", n_gates=40))
+    search = GridSearchCV(pipe, {"convexreluclassifier__lam": [1.0, 1e-2]}, cv=3).fit(X, y)
+    assert search.best_params_["convexreluclassifier__lam"] == 1e-2
+    assert search.best_score_ > 0.85
