@@ -86,7 +86,9 @@ def convergence_series(solution, metric="gap", *, reference=None):
     metric : {"gap", "relative_gap", "suboptimality", "objective"}
         ``"gap"``: certified duality gap ``P − D`` (absolute);
         ``"relative_gap"``: ``(P − D)/|P|``; ``"suboptimality"``: ``P − reference``;
-        ``"objective"``: ``P``.
+        ``"objective"``: ``P``. The final point's ``P`` is the certificate's ``primal``
+        (the objective at the feasible, possibly repaired, weights) when the solution
+        has a certificate, else ``solution.objective``; history points are as recorded.
     reference : float, optional
         Needed for ``"suboptimality"``.
 
@@ -110,7 +112,9 @@ def convergence_series(solution, metric="gap", *, reference=None):
         times = list(np.asarray(hist["time"], dtype=float))
         objs = np.asarray(hist["objective"], dtype=float)
     cert = solution.certificate
-    final_obj = float(solution.objective)
+    # the certified primal is the objective at feasible (repaired) weights: an upper bound
+    # on p*, unlike the objective of slightly infeasible C-ReLU iterates
+    final_obj = float(solution.objective) if cert is None else float(cert.primal)
     if metric in ("gap", "relative_gap"):
         if cert is None and not has_hist:
             raise ValueError(
@@ -158,8 +162,8 @@ def plot_convergence(solutions, metric="gap", *, reference=None, ax=None, marker
     -------
     matplotlib.axes.Axes
         One line per solution, in the order of ``solutions``, labelled by its key.
-        Points whose value is not positive (a gap of exactly zero) cannot be drawn on
-        the log scale and are left out.
+        Points whose value is not finite, or not positive (a gap of exactly zero) on
+        the log scale, are left out.
     """
     if not isinstance(solutions, dict) or not solutions:
         raise ValueError("solutions must be a non-empty dict of name -> Solution.")
@@ -174,9 +178,8 @@ def plot_convergence(solutions, metric="gap", *, reference=None, ax=None, marker
     ax = _new_axes(ax, figsize=(6, 4))
     for name, sol in solutions.items():
         t, v = convergence_series(sol, metric, reference=reference)
-        if metric != "objective":
-            keep = v > 0
-            t, v = t[keep], v[keep]
+        keep = np.isfinite(v) & ((v > 0) if metric != "objective" else True)
+        t, v = t[keep], v[keep]
         style = "o-" if len(t) == 1 or markers else "-"
         ax.plot(t, v, style, label=str(name), markersize=3 if len(t) > 1 else 6)
     ax.set_xlabel("wall-clock time [s]")

@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
+import matplotlib  # the test extra includes it: a missing matplotlib is an error, not a skip
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -78,11 +79,26 @@ def test_suboptimality_uses_best_certified_lower_bound():
     ref = max(a.certificate.dual, b.certificate.dual)
     ax = plot_convergence({"a": a, "b": b}, metric="suboptimality")
     ya = ax.get_lines()[0].get_ydata()
-    np.testing.assert_array_equal(ya, [3.0 - ref, a.objective - ref])
+    np.testing.assert_array_equal(ya, [3.0 - ref, a.certificate.primal - ref])
     np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [b.objective - ref])
     # explicit reference; non-positive values are left out of the log plot
     ax = plot_convergence({"a": a}, metric="suboptimality", reference=a.objective)
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [3.0 - a.objective])
+
+
+def test_final_point_uses_the_certified_primal_and_skips_nan_history():
+    """An infeasible C-ReLU iterate's objective can be below p*; its certificate's primal cannot."""
+    import dataclasses
+
+    problem = _problem()
+    sol = _solution(problem, "al", {"time": [0.1, 0.2], "objective": [np.nan, 2.0], "gap": [np.nan, 0.5]},
+                    scale=0.01)
+    cert = dataclasses.replace(sol.certificate, primal=sol.certificate.primal + 0.125)
+    sol = dataclasses.replace(sol, certificate=cert, objective=cert.dual - 1.0)  # "infeasible"
+    ax = plot_convergence({"al": sol}, metric="suboptimality", reference=cert.dual)
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [0.2, 0.5])
+    np.testing.assert_array_equal(line.get_ydata(), [2.0 - cert.dual, cert.primal - cert.dual])
 
 
 def test_convergence_plot_on_given_axes_and_bad_input():
