@@ -1,4 +1,4 @@
-"""Augmented Lagrangian method for C-ReLU (DESIGN §5).
+"""Augmented Lagrangian method for C-ReLU (DESIGN §5), finished by a face solve.
 
 C-ReLU is the group lasso of C-GReLU with each group split as ``v_i − w_i`` and the
 cone constraints ``Ã_iv_i >= 0``, ``Ã_iw_i >= 0`` (``Ã_i = (2D_i − I)X̃``). With
@@ -12,15 +12,29 @@ Its smooth part needs the products ``X̃v_i``, ``X̃w_i`` for all groups (one GE
 ``X̃·[V W]``), and its gradient one GEMM ``X̃ᵀ·B`` — the shapes of an R-FISTA
 iteration on ``2cp`` groups. The method alternates
 
-1. a warm-started R-FISTA solve of ``min L_δ`` (:func:`convex_relu.fista.fista_kernel`),
-   stopped on the duality gap of that subproblem (see :class:`ALSmooth`);
+1. a warm-started R-FISTA run on ``min L_δ`` (:func:`convex_relu.fista.fista_kernel`;
+   momentum kept across multiplier updates), stopped on the duality gap of that
+   subproblem (see :class:`ALSmooth`) or after ``max_inner`` iterations;
 2. textbook multiplier steps ``γ ← (γ − δÃv)₊``, ``ξ ← (ξ − δÃw)₊``. (Not scnn's
    variant, which clips so that multipliers never decrease.)
 
-Penalty window. Before the first multiplier step ``δ`` is doubled while the mean
-squared violation ``V = Σ‖(−Ãv)₊‖² / ‖Y‖²_F`` after a solve exceeds ``window[1]``
-and halved while it is below ``window[0]``; then ``δ`` stays fixed. The subproblem
-tolerance follows the violation down.
+Penalty window (DESIGN): before the first multiplier step ``δ`` (default ``1000/s``)
+is doubled while the squared violation after a solve,
+``V = Σ‖(−Ãv)₊‖² / mean(Y²)`` (the plain sum of squares for standardised targets),
+exceeds ``window[1]`` and halved while it is below ``window[0]``; then it stays fixed.
+
+Identify, then solve (the fast finish). A multiplier method converges only linearly
+and its subproblems are ill-conditioned, so reaching ``1e-6`` that way takes tens of
+thousands of iterations. But C-ReLU optima have few active groups, each on a low-
+dimensional face of its cone (typically ``d̃ − 1`` tight rows: a ray), and the AL
+identifies both early. After ``polish_after`` multiplier updates the method runs
+R-FISTA on the AL's nonzero groups with the *exact* proximal map of
+``λ‖·‖ + ι_{K_i}`` — the group shrinkage of the projection onto ``K_i``
+(:class:`_ConeProx`: Lawson–Hanson NNLS in lock-step over the groups, warm-started
+from the multipliers' tight rows and then from the previous iteration) — which is
+as fast as C-GReLU and returns exactly feasible weights. :func:`certify` judges the
+result on the full problem; if a group was missed the AL continues and the face
+solve is retried once the violation has fallen by 3×.
 
 Stopping rule. The constraint violation is measured relative to the scale of the
 weights,
@@ -30,11 +44,11 @@ weights,
 (over ``v`` and ``w``; ``max_j ‖x̃_j‖·‖W_g‖`` bounds ``|x̃_jᵀW_g|``, so this is the
 violation as a fraction of the largest possible slack; 0 for ``W = 0``). The method
 stops when ``violation <= constraint_tol`` and the certificate
-:func:`convex_relu.certificates.certify` — which repairs the slightly infeasible
-weights without changing their predictions and bounds ``p*`` from below with the
-optimal multipliers — reports a relative gap ``<= tol``. A cheap lower bound from
-the current multipliers (one adjoint GEMM) decides when calling ``certify`` is worth
-it.
+:func:`convex_relu.certificates.certify` — which repairs slightly infeasible weights
+without changing their predictions and bounds ``p*`` from below with the optimal
+multipliers — reports a relative gap ``<= tol``. During the AL a cheap lower bound
+from the current multipliers (one adjoint GEMM, :func:`_lagrangian_dual`) decides
+when calling ``certify`` is worth it.
 """
 
 from __future__ import annotations
@@ -47,30 +61,31 @@ import numpy as np
 from . import losses
 from ._validation import check_positive_int
 from .certificates import certify
+from .cones import project_columns
 from .fista import (
-    KernelResult,
     _LOSS_SMOOTHNESS,
+    KernelResult,
     _check_dtype,
     _check_tol,
     _quick_dual,
     fista_kernel,
     group_norms_columns,
 )
-from .cones import project_columns
 from .operators import ColumnOperator, operator_norm_sq
 from .solution import ConvergenceWarning, Solution, SolverWarning
 
 __all__ = ["solve_al", "ALSmooth"]
-
-_DEBUG = False
 
 
 class ALSmooth:
     """Smooth part of the augmented Lagrangian on ``x = [V | W]`` (``d̃ × 2cp``).
 
     Column ``b·cp + k·p + i`` of ``x`` is block ``b`` (0: ``v``, 1: ``w``), output
-    ``k``, pattern ``i``. The state of a point is ``(Z, pred)`` with the raw products
-    ``Z = X̃x`` viewed as ``(n, 2, c, p)`` and the predictions ``(n, c)``.
+    ``k``, pattern ``i``. The state of a point is ``(pred, P)``: the predictions
+    ``(n, c)`` and the penalty residual ``P = (Λ/δ − S∘X̃x)₊`` (``n × 2cp``), both
+    from one GEMM ``X̃x``; value and gradient (one GEMM ``X̃ᵀB``) reuse them. The
+    extrapolated point is re-evaluated (the penalty is not linear; for small ``d̃``
+    the GEMM is cheaper than combining ``n × 2cp`` arrays).
 
     Subproblem dual. Writing the smooth part as ``h(Bx)`` with ``Bx = (Ŷ, Ãx)`` and
     ``h = ℓ(Ŷ) + (δ/2)‖(Λ/δ − a)₊‖²`` (``Λ`` the multipliers), Fenchel duality gives
@@ -104,10 +119,12 @@ class ALSmooth:
     def forward(self, x):
         n, c, p = self.n, self.c, self.p
         Z = self.X @ x  # (n, 2cp)
-        diff = Z[:, : c * p] - Z[:, c * p:]
+        # predictions as rowsum(X̃ ∘ (M (V_k − W_k)ᵀ)): a small GEMM instead of passes
+        # over n × cp arrays
         pred = np.empty((n, c), dtype=Z.dtype)
         for k in range(c):
-            pred[:, k] = np.einsum("np,np->n", diff[:, k * p:(k + 1) * p], self.M)
+            D = x[:, k * p:(k + 1) * p] - x[:, (c + k) * p:(c + k + 1) * p]
+            pred[:, k] = np.einsum("nd,nd->n", self.X, self.M @ D.T)
         # penalty residual P = (Λ/δ − S∘Z)₊, kept with the state for value and gradient
         np.multiply(Z, self.S2, out=Z)
         np.subtract(self.LamD, Z, out=Z)
@@ -123,7 +140,7 @@ class ALSmooth:
 
     def gradient(self, state):
         pred, P = state
-        n, c, p = self.n, self.c, self.p
+        c, p = self.c, self.p
         g = losses.loss_grad(self.loss, pred, self.Y).astype(self.X.dtype, copy=False)
         B = P * self.S2
         B *= -self.delta
@@ -196,23 +213,17 @@ def _columns_from_weights(W):
 def _select_rows(A, priority, max_rank, tol=1e-10):
     """Rows of ``A`` by decreasing ``priority``, skipping dependent ones, up to ``max_rank``.
 
-    A greedy Gram–Schmidt on the candidate rows, so that a guess with too many rows
-    still leaves a face of dimension >= 1.
+    Gram–Schmidt in priority order, done by one QR factorisation of the ordered rows:
+    row ``k`` adds a new direction iff ``|R_kk|`` is not negligible. A guess with too
+    many rows thus still leaves a face of dimension >= 1 (``max_rank = d̃ − 1``).
     """
     order = np.argsort(-priority, kind="stable")
-    basis = []
-    keep = []
-    for r in order:
-        a = A[r].copy()
-        for q in basis:
-            a -= (q @ a) * q
-        nrm = np.linalg.norm(a)
-        if nrm > tol * max(np.linalg.norm(A[r]), 1e-300):
-            basis.append(a / nrm)
-            keep.append(r)
-            if len(keep) >= max_rank:
-                break
-    return np.asarray(keep, dtype=np.intp)
+    B = A[order]
+    R = np.linalg.qr(B.T, mode="r")
+    diag = np.abs(np.diagonal(R))
+    norms = np.maximum(np.linalg.norm(B, axis=1)[: diag.size], 1e-300)
+    new = np.flatnonzero(diag > tol * norms)
+    return order[new[:max_rank]]
 
 
 class _ConeProx:
@@ -220,83 +231,169 @@ class _ConeProx:
 
     For a closed convex cone ``K`` the proximal map of ``t‖·‖₂ + ι_K`` is the group
     shrinkage of the projection (the shrinkage keeps points of a cone inside it).
-    ``Π_{K_j}(z) = z + Ã_Eᵀα`` with ``α >= 0`` on the tight rows ``E``; ``E`` is kept
-    from call to call (R-FISTA moves little between iterations), and each call runs a
-    primal–dual active-set loop: project on the face ``{Ã_E u = 0}`` (a batch of
-    small linear systems), add the most violated row, drop the most negative
-    multiplier, until both tests pass. Columns that do not settle within
-    ``max_rounds`` are projected exactly by :func:`convex_relu.cones.project_columns`.
+    ``Π_{K_j}(z) = z + Ã_Pᵀα`` solves the NNLS ``min_{α>=0} ‖z + Ã_jᵀα‖``; it is run
+    by Lawson–Hanson for all columns in lock-step, warm-started from the passive
+    set ``P`` of the previous call (R-FISTA moves little between iterations, so one
+    round usually settles it). Each column keeps its passive rows padded to ``d̃``
+    with the inverse of their Gram matrix, refreshed only when ``P`` changes, so a
+    round costs two batched ``d̃ × d̃`` products and one GEMM for the row test.
+    Columns not settled within ``max_rounds`` are projected exactly by
+    :func:`convex_relu.cones.project_columns`.
 
-    After a call, ``self.shift`` holds ``Π(z) − z = Ã_Eᵀα`` for the dual bound.
+    After a call, ``self.shift`` holds ``Π(z) − z = Ã_Pᵀα`` for the dual bound.
     """
 
-    def __init__(self, Xt, masks_bool, signs_cols, pat, tight, *, max_rounds=8):
+    def __init__(self, Xt, masks_bool, signs_cols, pat, tight, *, max_rounds=60):
         self.Xt = Xt
         self.masks_bool = masks_bool
         self.S = signs_cols  # (n, m)
         self.pat = pat
-        self.E = [np.flatnonzero(tight[:, j]) for j in range(tight.shape[1])]
+        n, d = Xt.shape
+        m = signs_cols.shape[1]
+        self.d = d
         self.row_norm = np.maximum(np.linalg.norm(Xt, axis=1), 1e-300)
         self.max_rounds = max_rounds
+        self.P = [np.zeros(0, dtype=np.intp) for _ in range(m)]
+        self.A = np.zeros((m, d, d))  # passive rows of Ã_j, zero-padded
+        self.alpha = np.zeros((m, d))  # their last multipliers (>= 0), zero-padded
+        self.dirty = np.zeros(m, dtype=bool)
+        self.Ginv = np.zeros((m, d, d))  # inverse Gram, identity on the padding
+        for j in range(m):
+            self._set(j, np.flatnonzero(tight[:, j]))
+        self._refresh(np.arange(m))
         self.shift = None
+        self.t = 0.0
         self.n_fallback = 0
 
-    def _face(self, Z, cols):
-        """Projections of ``Z[:, k]`` on the faces ``{Ã_E u = 0}`` of columns ``cols``."""
-        d, mc = Z.shape
-        K = max((self.E[j].size for j in cols), default=0)
-        if K == 0:
-            return Z.copy(), [np.zeros(0) for _ in cols]
-        A = np.zeros((mc, K, d))
-        pad = np.ones((mc, K))
-        for k, j in enumerate(cols):
-            E = self.E[j]
-            A[k, : E.size] = self.S[E, j][:, None] * self.Xt[E]
-            pad[k, : E.size] = 0.0
-        gram = np.einsum("mkd,mld->mkl", A, A)
-        ridge = 1e-13 * np.einsum("mkk->m", gram)[:, None] + pad
-        gram[:, np.arange(K), np.arange(K)] += ridge
-        rhs = -np.einsum("mkd,dm->mk", A, Z)
-        alpha = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-        U = Z + np.einsum("mkd,mk->dm", A, alpha)
-        return U, [alpha[k, : self.E[j].size] for k, j in enumerate(cols)]
+    def _set(self, j, rows):
+        """New passive rows for column ``j`` (its Gram inverse is refreshed lazily)."""
+        rows = np.asarray(rows, dtype=np.intp)[: self.d]
+        k = rows.size
+        self.P[j] = rows
+        self.A[j, :k] = self.S[rows, j][:, None] * self.Xt[rows]
+        self.A[j, k:] = 0.0
+        self.dirty[j] = True
 
-    def project(self, Z):
+    def _refresh(self, cols):
+        """Batch-invert the Gram matrices of the changed columns among ``cols``."""
+        jj = cols[self.dirty[cols]]
+        if jj.size == 0:
+            return
+        A = self.A[jj]
+        G = A @ A.transpose(0, 2, 1)
+        sizes = np.fromiter((self.P[j].size for j in jj), np.intp, jj.size)
+        idx = np.arange(self.d)
+        pad = idx[None, :] >= sizes[:, None]
+        tr = np.einsum("mkk->m", G)
+        G[:, idx, idx] += np.where(pad, 1.0, 1e-13 * tr[:, None])
+        self.Ginv[jj] = np.linalg.inv(G)
+        self.dirty[jj] = False
+
+    def project(self, Z, cols=None):
+        """Project ``Z[:, k]`` onto the cone of column ``cols[k]`` (default: all columns)."""
         m = Z.shape[1]
+        cols = np.arange(m) if cols is None else np.asarray(cols)
         U = np.empty_like(Z)
-        todo = np.arange(m)
         znorm = np.maximum(np.sqrt(np.einsum("ij,ij->j", Z, Z)), 1e-300)
+        a = [None] * m  # current positive multipliers (None: warm-up pruning)
+        todo = np.arange(m)
         for _ in range(self.max_rounds):
-            Ut, alphas = self._face(Z[:, todo], todo)
-            U[:, todo] = Ut
-            rel = self.S[:, todo] * (self.Xt @ Ut) / (self.row_norm[:, None] * znorm[todo])
-            worst = np.argmin(rel, axis=0)
-            left = []
-            for k, j in enumerate(todo):
-                if rel[worst[k], k] < -1e-12:
-                    self.E[j] = np.append(self.E[j], worst[k])
-                    left.append(j)
-                    continue
-                a = alphas[k]
-                if a.size and a.min() < -1e-12 * max(float(np.abs(a).max()), 1e-300):
-                    self.E[j] = np.delete(self.E[j], int(np.argmin(a)))
-                    left.append(j)
-            todo = np.asarray(left, dtype=np.intp)
             if todo.size == 0:
                 break
+            jj = cols[todo]
+            self._refresh(jj)
+            A = self.A[jj]
+            rhs = -(A @ Z[:, todo].T[:, :, None])
+            sol = (self.Ginv[jj] @ rhs)[:, :, 0]
+            nxt = []
+            ok = []
+            for i, k in enumerate(todo):
+                j = jj[i]
+                s = sol[i, : self.P[j].size]
+                if a[k] is None:  # warm-up: prune the guessed rows until positive
+                    if s.size and s.min() <= 0:
+                        self._set(j, self.P[j][s > 0])
+                        nxt.append(k)
+                    else:
+                        a[k] = s
+                        ok.append(i)
+                    continue
+                if s.size and s.min() <= 0:
+                    # step back along a → s to stay feasible; drop rows that hit zero
+                    neg = s <= 0
+                    theta = np.min(a[k][neg] / (a[k][neg] - s[neg]))
+                    new = a[k] + theta * (s - a[k])
+                    keep = new > 1e-14 * max(float(new.max(initial=0.0)), 1e-300)
+                    a[k] = new[keep]
+                    self._set(j, self.P[j][keep])
+                    nxt.append(k)
+                else:
+                    a[k] = s
+                    ok.append(i)
+            if ok:
+                oi = np.asarray(ok)
+                ok_k = todo[oi]
+                ok_j = jj[oi]
+                alpha = np.zeros((oi.size, self.d))
+                for r, k in enumerate(ok_k):
+                    alpha[r, : a[k].size] = a[k]
+                Uc = Z[:, ok_k] + np.einsum("mkd,mk->dm", self.A[ok_j], alpha)
+                # d̃ independent passive rows with positive multipliers: z lies in the
+                # polar cone and the projection is exactly 0 (no round-off left over)
+                full = np.fromiter((self.P[j].size >= self.d for j in ok_j), bool, ok_j.size)
+                Uc[:, full] = 0.0
+                U[:, ok_k] = Uc
+                rel = self.S[:, ok_j] * (self.Xt @ Uc) / (self.row_norm[:, None] * znorm[ok_k])
+                for r in range(ok_k.size):
+                    rel[self.P[ok_j[r]], r] = np.inf  # passive rows hold with equality
+                worst = np.argmin(rel, axis=0)
+                for r, k in enumerate(ok_k):
+                    j, w = ok_j[r], worst[r]
+                    if rel[w, r] < -1e-12 and self.P[j].size < self.d:
+                        self._set(j, np.append(self.P[j], w))
+                        a[k] = np.append(a[k], 0.0)
+                        nxt.append(k)
+                    elif rel[w, r] < -1e-12:
+                        nxt.append(-1 - k)  # cannot add: leave it to the fallback
+            fail = [-1 - k for k in nxt if k < 0]
+            todo = np.asarray(sorted(k for k in nxt if k >= 0), dtype=np.intp)
+            if fail:
+                todo = np.union1d(todo, np.asarray(fail, dtype=np.intp)) if todo.size else np.asarray(fail)
+                break
+        for k in range(m):
+            j = cols[k]
+            self.alpha[j] = 0.0
+            if a[k] is not None and a[k].size == self.P[j].size:
+                self.alpha[j, : a[k].size] = a[k]
         if todo.size:
-            # rare: the active-set loop did not settle; project exactly, reset the faces
+            # rare: not settled within max_rounds; project exactly and reset the passive sets
             self.n_fallback += todo.size
-            P, _, _ = project_columns(self.Xt, self.masks_bool, Z[:, todo], self.pat[todo])
-            U[:, todo] = P
-            rel = self.S[:, todo] * (self.Xt @ P) / (self.row_norm[:, None] * znorm[todo])
-            for k, j in enumerate(todo):
-                self.E[j] = np.flatnonzero(np.abs(rel[:, k]) <= 1e-10)
+            jj = cols[todo]
+            Pr, _, _ = project_columns(self.Xt, self.masks_bool, Z[:, todo], self.pat[jj])
+            U[:, todo] = Pr
+            rel = self.S[:, jj] * (self.Xt @ Pr) / (self.row_norm[:, None] * znorm[todo])
+            for i, j in enumerate(jj):
+                rows = np.flatnonzero(np.abs(rel[:, i]) <= 1e-10)
+                A = self.S[rows, j][:, None] * self.Xt[rows]
+                self._set(j, rows[_select_rows(A, -np.abs(rel[rows, i]), self.d)] if rows.size else rows)
         self.shift = U - Z
         return U
 
     def __call__(self, Z, t):
-        U = self.project(Z)
+        # ‖Π(z)‖ <= ‖z + Ã_Pᵀα‖ for any α >= 0 (and for α = 0): a column whose bound
+        # with the previous multipliers is <= t shrinks to zero without projecting
+        shift = np.einsum("mkd,mk->dm", self.A, self.alpha)
+        W = Z + shift
+        bound = np.minimum(np.sqrt(np.einsum("ij,ij->j", W, W)), np.sqrt(np.einsum("ij,ij->j", Z, Z)))
+        live = np.flatnonzero(bound > t)
+        U = np.zeros_like(Z)
+        if live.size == Z.shape[1]:
+            U = self.project(Z)
+        else:
+            if live.size:
+                U[:, live] = self.project(Z[:, live], live)
+                shift[:, live] = self.shift
+            self.shift = shift
         norms = np.sqrt(np.einsum("ij,ij->j", U, U))
         scale = np.zeros_like(norms)
         big = norms > t
@@ -352,7 +449,7 @@ class _ConeSmooth:
         return _quick_dual(self.problem, self._lgrad, M)
 
 
-def _polish(problem, x, priority, *, tol, max_iter, check_every=10):
+def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None, on_check=None):
     """Identify-then-solve: R-FISTA with exact cone projections on the AL's active groups.
 
     The AL iterate gives the groups (nonzero columns) and a guess of each group's
@@ -367,7 +464,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10):
     n, c, d, p = prob.n, prob.c, prob.d, prob.p
     cp = c * p
     Xt, S, M = prob.X_tilde, prob.signs, prob.masks
-    act = np.flatnonzero(group_norms_columns(x) > 0)
+    act = np.flatnonzero(group_norms_columns(x) > 0) if groups is None else np.asarray(groups)
     if act.size == 0:
         return None, None, 0
     blk, rest = act // cp, act % cp
@@ -391,7 +488,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10):
     step = 1.0 / max(_LOSS_SMOOTHNESS[prob.loss] / prob.s * op.norm_sq(), np.finfo(float).tiny)
     res = fista_kernel(
         smooth, prob.lam, x0, step=step, max_iter=max_iter, gap_target=0.3 * tol * abs(f0),
-        check_every=check_every, state0=pred0, prox=prox,
+        check_every=check_every, state0=pred0, prox=prox, on_check=on_check,
     )
     full = np.zeros_like(x)
     full[:, act] = res.x
@@ -410,9 +507,9 @@ def solve_al(
     dtype=np.float64,
     delta=None,
     window=(1e-3, 1e-2),
+    max_inner=150,
     polish=True,
-    polish_at=1e-2,
-    max_inner=1000,
+    polish_after=2,
     check_every=10,
     verbose=False,
     monitor=None,
@@ -427,35 +524,45 @@ def solve_al(
     constraint_tol : float
         Target relative cone violation (module docstring), default ``1e-6``.
     max_iter : int
-        Limit on the total number of R-FISTA iterations.
+        Limit on the total number of R-FISTA iterations (all phases).
     max_outer : int
         Limit on the number of subproblem solves.
     warm_start : array ``(2, c, d̃, p)`` or Solution, optional
         Starting weights; a Solution's ``duals`` (``(2, n, c, p)``) also seed the
         multipliers.
     dtype : float64 or float32
-        Arithmetic of the inner iterations (certificates are float64).
+        Arithmetic of the AL iterations (the face solve and certificates are float64).
     delta : float, optional
-        Initial penalty; default ``1000/s`` (``s = n·c``): constraint rows then weigh
-        a thousand times a prediction error.
-    window : (float, float)
-        The penalty window on the mean squared violation ``V``.
+        Initial penalty; default ``1000/s`` (``s = n·c``; DESIGN's ``1000/n`` for one
+        output).
+    window : (low, high) or None
+        Penalty window on ``V`` (module docstring); ``None`` keeps ``delta`` fixed.
+    max_inner : int
+        R-FISTA iterations per subproblem at most (an inexact AL: the multipliers
+        move at least this often).
+    polish : bool
+        Run the identify-then-solve phase (module docstring). ``False``: plain AL.
+    polish_after : int
+        Multiplier updates before the first face solve.
     check_every : int
         Iterations between two subproblem-gap estimates.
     verbose : bool
         One line per subproblem solve.
     monitor : callable, optional
-        Passed to the R-FISTA kernel.
+        Passed to the R-FISTA kernel of the AL subproblems.
 
     Returns
     -------
     Solution
-        ``weights`` as iterated (not repaired; ``certificate.weights`` holds the
-        repaired, feasible ones), ``duals`` the multipliers ``(2, n, c, p)`` for the
-        Lagrangian ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``, ``status`` ``"optimal"``,
-        ``"max_iter"`` or ``"precision_limit"``, ``history`` with ``iteration``,
-        ``time``, ``objective``, ``gap`` (relative, from the cheap bound; certified
-        at the end), ``violation`` and ``delta`` per subproblem.
+        ``weights``: the final iterate (exactly feasible up to round-off when the face
+        solve finished; ``certificate.weights`` holds the repaired ones it was
+        evaluated at); ``duals``: the AL multipliers ``(2, n, c, p)`` for the Lagrangian
+        ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``; ``status`` ``"optimal"``, ``"max_iter"`` or
+        ``"precision_limit"``; ``history`` with ``iteration``, ``time``,
+        ``objective``, ``gap`` (relative; the cheap multiplier bound during the AL,
+        certified for face solves), ``violation`` (relative), ``V`` and ``delta``;
+        ``info`` with ``violation``, ``absolute_violation``, ``phase`` (``"face"`` or
+        ``"al"``: which produced the answer) and counters.
     """
     if getattr(problem, "formulation", None) != "relu":
         raise ValueError(
@@ -466,6 +573,8 @@ def solve_al(
     constraint_tol = _check_tol(constraint_tol, "constraint_tol")
     max_iter = check_positive_int(max_iter, "max_iter")
     max_outer = check_positive_int(max_outer, "max_outer")
+    max_inner = check_positive_int(max_inner, "max_inner")
+    polish_after = check_positive_int(polish_after, "polish_after", minimum=0)
     check_every = check_positive_int(check_every, "check_every")
     dt = _check_dtype(dtype)
     if window is not None:
@@ -486,6 +595,8 @@ def solve_al(
     if delta is None:
         delta = 1000.0 / s
     else:
+        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)):
+            raise ValueError(f"delta must be a positive number; got {delta!r}.")
         delta = float(delta)
         if not (delta > 0 and np.isfinite(delta)):
             raise ValueError(f"delta must be positive and finite; got {delta!r}.")
@@ -505,23 +616,27 @@ def solve_al(
     norm_X = float(np.linalg.norm(X64, 2)) ** 2
     row_scale = float(np.linalg.norm(X64, axis=1).max())
     L_loss = _LOSS_SMOOTHNESS[prob.loss] / s
-    y_scale = max(float(np.vdot(prob.Y, prob.Y)), np.finfo(float).tiny)
+    # V is measured in units of the mean squared target (DESIGN's window assumes
+    # standardised targets)
+    y_ms = max(float(np.vdot(prob.Y, prob.Y)) / s, np.finfo(float).tiny)
 
     def step_for(delta_):
         return 1.0 / (2.0 * L_loss * norm_A + delta_ * norm_X)
 
     history = {
-        "iteration": [], "time": [], "objective": [], "gap": [], "violation": [], "delta": [],
+        "iteration": [], "time": [], "objective": [], "gap": [], "violation": [], "V": [],
+        "delta": [],
     }
     step = step_for(delta)
     total_iter = 0
-    n_outer = 0
+    n_outer = n_updates = 0
     phase = "window" if window is not None else "multipliers"
-    moved = set()
+    window_steps = 0
     inner_tol = 1e-3
     status = "max_iter"
     cert = None
     W_final = None
+    answer = "al"
     last_certified_gap = np.inf
     last_polish_viol = np.inf
     n_polish = polish_iter = 0
@@ -533,13 +648,14 @@ def solve_al(
     while n_outer < max_outer and total_iter < max_iter:
         smooth = ALSmooth(prob, X_w, M_w, S_w, Lam.astype(dt), delta)
         st0 = smooth.forward(x)
-        f0 = smooth.value(st0) + prob.lam * float(group_norms_columns(x).sum())
+        f_x0 = smooth.value(st0)
+        f0 = f_x0 + prob.lam * float(group_norms_columns(x).sum())
         resume = None
         if res is not None and phase == "multipliers":
             # the subproblem moved only through the multipliers: keep the momentum
             resume = KernelResult(
-                x=x, state=st0, f=smooth.value(st0), reg=f0 - smooth.value(st0), n_iter=0,
-                status="", step=step, v=res.v, state_v=smooth.forward(res.v), t=res.t,
+                x=x, state=st0, f=f_x0, reg=f0 - f_x0, n_iter=0, status="", step=step,
+                v=res.v, state_v=smooth.forward(res.v), t=res.t,
             )
         res = fista_kernel(
             smooth,
@@ -559,29 +675,31 @@ def solve_al(
         n_bt += res.n_backtracks
         step = res.step
         x = res.x
-        # cone slacks Ãx of the solve, in float64 for the multiplier step and the tests
+        # cone slacks Ãx, in float64 for the multiplier step and the tests
         x64 = x.astype(np.float64)
         Z = (X64 @ x64).reshape(n, 2, c, p) * S64[:, None, None, :]
         viol = np.maximum(-Z, 0.0)
-        V = float(np.vdot(viol, viol)) / max(float(np.vdot(Z, Z)), np.finfo(float).tiny)
+        V = float(np.vdot(viol, viol)) / y_ms
         wmax = float(group_norms_columns(x64).max()) if x64.size else 0.0
         rel_viol = 0.0 if wmax == 0.0 else float(viol.max()) / (row_scale * wmax)
 
         if phase == "window":
-            if V > window[1] and "down" not in moved:
-                moved.add("up")
+            # DESIGN's penalty window, bounded to a few steps so that it cannot cycle
+            if V > window[1] and window_steps < 10:
+                window_steps += 1
                 delta *= 2.0
                 step = min(step, 4.0 * step_for(delta))
-                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta)
+                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta, V)
                 continue
-            if V < window[0] and "up" not in moved and np.any(x64):
-                moved.add("down")
+            if V < window[0] and np.any(x64) and window_steps < 2:
+                window_steps += 1
                 delta *= 0.5
-                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta)
+                _record(history, total_iter, t_start, np.nan, np.nan, rel_viol, delta, V)
                 continue
             phase = "multipliers"
 
         Lam = np.maximum(Lam - delta * Z, 0.0)
+        n_updates += 1
         # cheap bound: primal at the (unrepaired) iterate, dual from the multipliers
         pred = np.einsum(
             "nkp,np->nk", (X64 @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
@@ -589,15 +707,14 @@ def solve_al(
         primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(x64).sum())
         dual = _lagrangian_dual(prob, pred, Lam, X64, M64, S64)
         rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
-        _record(history, total_iter, t_start, primal, rel, rel_viol, delta)
+        _record(history, total_iter, t_start, primal, rel, rel_viol, delta, V)
         if verbose:
             print(
                 f"[al] iter {total_iter:6d}  objective {primal:.10e}  rel. gap {rel:.3e}  "
-                f"violation {rel_viol:.3e}  delta {delta:.3e}  inner tol {inner_tol:.1e}"
+                f"violation {rel_viol:.3e}  delta {delta:.3e}"
             )
-        # identify-then-solve: once the constraints nearly hold, guess the tight rows
-        # (positive multipliers) and solve on those faces of the cones
-        if polish and rel_viol <= polish_at and rel_viol <= 0.3 * last_polish_viol:
+        # identify-then-solve: R-FISTA with exact projections on the AL's groups
+        if polish and n_updates >= polish_after and rel_viol <= 0.3 * last_polish_viol:
             last_polish_viol = rel_viol
             Wp, cert_p, it_p = _polish(
                 prob, x64, Lam.reshape(n, 2 * c * p), tol=tol,
@@ -606,18 +723,17 @@ def solve_al(
             n_polish += 1
             polish_iter += it_p
             total_iter += it_p
-            if verbose:
-                msg = "no KKT-consistent face" if cert_p is None else (
-                    f"certified gap {cert_p.relative_gap:.3e}, violation "
-                    f"{_relative_violation(prob, Wp, row_scale):.1e}"
-                )
-                print(f"[al] face solve {n_polish}: {it_p} iterations, {msg}")
             if cert_p is not None:
                 v_p = _relative_violation(prob, Wp, row_scale)
+                _record(history, total_iter, t_start, cert_p.primal, cert_p.relative_gap,
+                        v_p, delta)
+                if verbose:
+                    print(
+                        f"[al] face solve {n_polish}: {it_p} iterations, certified rel. gap "
+                        f"{cert_p.relative_gap:.3e}, violation {v_p:.1e}"
+                    )
                 if cert_p.relative_gap <= tol and v_p <= constraint_tol:
-                    status, cert, W_final = "optimal", cert_p, Wp
-                    _record(history, total_iter, t_start, cert_p.primal, cert_p.relative_gap,
-                            v_p, delta)
+                    status, cert, W_final, answer = "optimal", cert_p, Wp, "face"
                     break
         if rel_viol <= constraint_tol and rel <= tol and rel < 0.5 * last_certified_gap:
             cert = certify(prob, _weights_from_columns(x64, c, d, p))
@@ -625,7 +741,7 @@ def solve_al(
             if cert.relative_gap <= tol:
                 status = "optimal"
                 break
-        # progress test for float32 (rounding floor) and stalled runs
+        # rounding floor (float32) or a stalled run
         score = max(rel, rel_viol)
         if score < 0.9 * best_score:
             best_score, stall = score, 0
@@ -636,11 +752,8 @@ def solve_al(
                 break
         # solve the subproblem about as accurately as the constraints hold
         inner_tol = max(min(inner_tol, 0.3 * max(rel, rel_viol)), 0.1 * tol, 10 * eps)
-    else:
-        status = "max_iter"
 
-    x64 = x.astype(np.float64)
-    W = _weights_from_columns(x64, c, d, p) if W_final is None else W_final
+    W = _weights_from_columns(x.astype(np.float64), c, d, p) if W_final is None else W_final
     if cert is None or status != "optimal":
         cert = certify(prob, W)
     solve_time = time.perf_counter() - t_start
@@ -673,7 +786,9 @@ def solve_al(
             "violation": rel_viol_final,
             "absolute_violation": prob.cone_violation(W),
             "delta": delta,
+            "phase": answer,
             "outer_iterations": n_outer,
+            "multiplier_updates": n_updates,
             "face_solves": n_polish,
             "face_solve_iterations": polish_iter,
             "n_backtracks": n_bt,
@@ -690,7 +805,8 @@ def _relative_violation(problem, W, row_scale):
     return problem.cone_violation(W) / (row_scale * wmax)
 
 
-def _record(history, it, t_start, obj, gap, viol, delta):
+def _record(history, it, t_start, obj, gap, viol, delta, V=np.nan):
+    history["V"].append(V)
     history["iteration"].append(it)
     history["time"].append(time.perf_counter() - t_start)
     history["objective"].append(obj)

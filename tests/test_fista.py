@@ -1,0 +1,237 @@
+"""R-FISTA for C-GReLU against independent references.
+
+The reference optimum is a CVXPY program written here group by group (a loop, unlike
+the vectorised one of ``convex_relu.cvx``) and solved by Clarabel.
+"""
+
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from convex_relu import ConvergenceWarning, make_problem
+from convex_relu.certificates import certify
+from convex_relu.fista import group_soft_threshold, solve_rfista
+from convex_relu.solution import SolverWarning
+
+
+def _problem(loss="squared", bias=True, c=1, n=40, d=3, gates=12, lam=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    planted = np.maximum(X @ rng.standard_normal((d, c)), 0) - 0.5 * np.maximum(X[:, :1], 0)
+    Y = planted + 0.1 * rng.standard_normal((n, c))
+    if loss == "logistic":
+        Y = np.where(Y > np.median(Y, axis=0), 1.0, -1.0)
+    return make_problem(X, Y[:, 0] if c == 1 else Y, formulation="gated_relu", lam=lam,
+                        loss=loss, bias=bias, n_gates=gates, seed=seed + 1)
+
+
+def _reference_optimum(prob):
+    """min ℓ(Σ_i D_iX̃u_{k,i}) + λ Σ‖u_{k,i}‖ written group by group (Clarabel)."""
+    n, c, d, p = prob.n, prob.c, prob.d, prob.p
+    U = [[cp.Variable(d) for _ in range(p)] for _ in range(c)]
+    preds = [sum(cp.multiply(prob.masks[:, i], prob.X_tilde @ U[k][i]) for i in range(p))
+             for k in range(c)]
+    s = n * c
+    if prob.loss == "squared":
+        loss = sum(cp.sum_squares(preds[k] - prob.Y[:, k]) for k in range(c)) / (2 * s)
+    else:
+        loss = sum(cp.sum(cp.logistic(-cp.multiply(prob.Y[:, k], preds[k]))) for k in range(c)) / s
+    reg = prob.lam * sum(cp.norm(U[k][i], 2) for k in range(c) for i in range(p))
+    problem = cp.Problem(cp.Minimize(loss + reg))
+    with warnings.catch_warnings():
+        # Clarabel may call 1e-10 "almost solved"; the comparisons below allow 1e-6
+        warnings.simplefilter("ignore", UserWarning)
+        problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert problem.status in ("optimal", "optimal_inaccurate")
+    return problem.value
+
+
+# ---------------------------------------------------------------------------- prox
+
+
+def test_group_soft_threshold_matches_cvxpy_prox():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((4, 6)) * np.array([0.1, 0.5, 1.0, 2.0, 3.0, 0.0])
+    t = 0.8
+    want = np.empty_like(Z)
+    for j in range(Z.shape[1]):
+        u = cp.Variable(4)
+        cp.Problem(cp.Minimize(t * cp.norm(u, 2) + 0.5 * cp.sum_squares(u - Z[:, j]))).solve(
+            solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+        want[:, j] = u.value
+    np.testing.assert_allclose(group_soft_threshold(Z, t), want, atol=1e-7)
+
+
+def test_group_soft_threshold_closed_form_properties():
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((2, 3, 5))  # groups along axis -2, leading batch axis
+    t = 1.3
+    P = group_soft_threshold(Z, t)
+    norms = np.linalg.norm(Z, axis=-2)
+    for b in range(2):
+        for j in range(5):
+            if norms[b, j] <= t:
+                assert np.all(P[b, :, j] == 0)
+            else:
+                # same direction, norm shrunk by exactly t
+                np.testing.assert_allclose(P[b, :, j], Z[b, :, j] * (1 - t / norms[b, j]))
+                assert np.linalg.norm(P[b, :, j]) == pytest.approx(norms[b, j] - t)
+
+
+# ------------------------------------------------------------------ optimality
+
+
+@pytest.mark.parametrize(
+    "loss, bias, c, working_set",
+    [
+        ("squared", True, 1, True),
+        ("squared", False, 2, True),
+        ("squared", True, 1, False),
+        ("logistic", True, 1, True),
+        ("logistic", True, 2, False),
+    ],
+)
+def test_rfista_matches_reference_optimum(loss, bias, c, working_set):
+    prob = _problem(loss=loss, bias=bias, c=c)
+    ref = _reference_optimum(prob)
+    sol = solve_rfista(prob, tol=1e-7, working_set=working_set)
+    assert sol.converged and sol.status == "optimal"
+    # certificate at exit, recomputed independently of the solver's bookkeeping
+    cert = certify(prob, sol.weights)
+    assert cert.relative_gap <= 1e-7
+    assert sol.certificate.relative_gap <= 1e-7
+    assert sol.objective == pytest.approx(ref, rel=1e-6)
+    # the dual bound is a lower bound on the reference optimum (up to its accuracy)
+    assert cert.dual <= ref + 1e-8 * abs(ref)
+    # history at the certified checks
+    h = sol.history
+    assert len(h["iteration"]) == len(h["gap"]) == len(h["objective"]) == len(h["time"])
+    assert h["iteration"][-1] == sol.n_iter
+    assert np.all(np.diff(h["iteration"]) >= 0)
+
+
+def test_rfista_default_tolerance_certified():
+    prob = _problem(n=60, d=4, gates=30, lam=0.01, seed=3)
+    sol = solve_rfista(prob)
+    assert sol.converged
+    assert certify(prob, sol.weights).relative_gap <= 1e-6
+
+
+def test_zero_is_optimal_above_lam_max():
+    prob = _problem()
+    big = prob.with_lam(1.01 * prob.lam_max())
+    sol = solve_rfista(big)
+    assert sol.converged and sol.n_iter == 0
+    assert np.all(sol.weights == 0)
+
+
+# --------------------------------------------------------------- line search
+
+
+def test_backtracking_never_accepts_a_step_violating_the_descent_inequality():
+    prob = _problem(n=50, d=3, gates=20, lam=0.005, seed=5)
+    A = np.hstack([prob.masks[:, [i]] * prob.X_tilde for i in range(prob.p)])
+    s = prob.s
+
+    def f_and_grad(U_cols):
+        # independent: explicit matrix, vec order pattern-major
+        r = A @ U_cols.T.reshape(-1) - prob.Y[:, 0]
+        return r @ r / (2 * s), (A.T @ r / s).reshape(prob.p, prob.d).T
+
+    seen = []
+
+    def monitor(info):
+        f_v, g_v = f_and_grad(info["v"])
+        f_x, _ = f_and_grad(info["x"])
+        step = info["x"] - info["v"]
+        bound = f_v + np.vdot(g_v, step) + np.vdot(step, step) / (2 * info["step"])
+        seen.append(f_x - bound)
+
+    sol = solve_rfista(prob, tol=1e-8, working_set=False, monitor=monitor)
+    assert sol.converged
+    assert len(seen) == sol.n_iter
+    # the accepted steps satisfy the inequality up to round-off of f
+    assert max(seen) <= 1e-13
+    assert sol.info["n_backtracks"] >= 1  # the test did exercise backtracking
+
+
+# ------------------------------------------------------- warm start / limits
+
+
+def test_warm_start_from_the_optimum_stops_at_once():
+    prob = _problem()
+    first = solve_rfista(prob, tol=1e-9)
+    assert first.n_iter > 10
+    again = solve_rfista(prob, tol=1e-8, warm_start=first.weights, check_every=10)
+    assert again.converged
+    assert again.n_iter <= 10
+    also = solve_rfista(prob, tol=1e-8, warm_start=first)  # a Solution works too
+    assert also.n_iter <= 10
+
+
+def test_max_iter_warns_and_marks_not_converged():
+    prob = _problem(lam=1e-3)
+    with pytest.warns(ConvergenceWarning):
+        sol = solve_rfista(prob, tol=1e-12, max_iter=5)
+    assert not sol.converged
+    assert sol.status == "max_iter"
+    assert sol.n_iter <= 5 + 10
+    # the reported certificate is that of the returned weights
+    assert sol.certificate.gap == pytest.approx(certify(prob, sol.weights).gap, rel=1e-9)
+
+
+def test_float32_reaches_moderate_tolerance():
+    prob = _problem(n=80, d=4, gates=20, lam=0.02, seed=7)
+    sol = solve_rfista(prob, tol=1e-4, dtype=np.float32)
+    assert sol.converged
+    assert sol.info["dtype"] == "float32"
+    assert certify(prob, sol.weights).relative_gap <= 1e-4
+
+
+def test_float32_stops_with_an_honest_status():
+    prob = _problem(lam=1e-3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = solve_rfista(prob, tol=1e-12, dtype=np.float32, max_iter=50_000)
+    assert not sol.converged
+    assert sol.status == "precision_limit"
+    assert sol.n_iter < 50_000  # stopped on stagnation, not at max_iter
+    assert any(issubclass(w.category, SolverWarning) for w in caught)
+    # the gap reported is our float64 certificate of the returned weights, above tol
+    cert = certify(prob, sol.weights)
+    assert sol.certificate.gap == pytest.approx(cert.gap, rel=1e-9)
+    assert cert.relative_gap > 1e-12
+
+
+def test_verbose_prints_progress(capsys):
+    prob = _problem()
+    solve_rfista(prob, tol=1e-6, verbose=True)
+    out = capsys.readouterr().out
+    assert "[rfista]" in out and "rel. gap" in out
+    assert len(out.splitlines()) < 50  # one line per certified check, not per iteration
+
+
+# ------------------------------------------------------------------ validation
+
+
+def test_rfista_rejects_bad_input():
+    prob = _problem()
+    with pytest.raises(ValueError, match="GatedReLUProblem"):
+        solve_rfista(prob.relu_problem())
+    with pytest.raises(ValueError, match="tol"):
+        solve_rfista(prob, tol=0.0)
+    with pytest.raises(ValueError, match="dtype"):
+        solve_rfista(prob, dtype=np.int32)
+    with pytest.raises(ValueError, match="max_iter"):
+        solve_rfista(prob, max_iter=0)
+    with pytest.raises(ValueError, match="warm_start"):
+        solve_rfista(prob, warm_start=np.zeros((1, 2, 3)))
+
+
+def test_mixed_precision_finishes_in_float64_and_certifies():
+    prob = _problem(n=80, d=4, gates=20, lam=0.01, seed=8)
+    sol = solve_rfista(prob, tol=1e-7, dtype="mixed")
+    assert sol.converged and sol.info["dtype"] == "mixed"
+    assert certify(prob, sol.weights).relative_gap <= 1e-7
