@@ -93,10 +93,18 @@ def operator_norm_sq(X, M, *, n_iter=30, seed=0, rtol=1e-4):
     """
     rng = np.random.default_rng(seed)
     U = rng.standard_normal((1, X.shape[1], M.shape[1])).astype(X.dtype)
-    U /= np.linalg.norm(U)
+    return _power_iteration(lambda V: adjoint(X, M, forward(X, M, V)), U, n_iter, rtol)
+
+
+def _power_iteration(gram, U, n_iter, rtol):
+    """``‖gram(u)‖`` at the last unit iterate of power iteration on ``gram = AᵀA``.
+
+    A lower bound on ``‖A‖²`` whatever the number of iterations.
+    """
+    U = U / np.linalg.norm(U)
     val = 0.0
     for _ in range(n_iter):
-        V = adjoint(X, M, forward(X, M, U))
+        V = gram(U)
         new = float(np.linalg.norm(V))
         if new == 0.0:
             return 0.0
@@ -217,16 +225,4 @@ class ColumnOperator:
             return 0.0
         rng = np.random.default_rng(seed)
         U = rng.standard_normal((self.d, self.q)).astype(self.dtype)
-        U /= np.linalg.norm(U)
-        val = 0.0
-        for _ in range(n_iter):
-            V = self.adjoint(self.forward(U))
-            new = float(np.linalg.norm(V))
-            if new == 0.0:
-                return 0.0
-            U = V / new
-            done = abs(new - val) <= rtol * new
-            val = new
-            if done:
-                break
-        return val
+        return _power_iteration(lambda V: self.adjoint(self.forward(V)), U, n_iter, rtol)

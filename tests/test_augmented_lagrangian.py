@@ -8,23 +8,18 @@ import warnings
 
 import cvxpy as cp
 import numpy as np
+from conftest import planted_problem
 import pytest
 
-from convex_relu import ConvergenceWarning, make_problem
+from convex_relu import ConvergenceWarning
 from convex_relu.augmented_lagrangian import ALSmooth, _ConeProx, solve_al
 from convex_relu.certificates import certify
 from convex_relu.fista import fista_kernel
 
 
 def _problem(loss="squared", bias=True, c=1, n=30, d=3, gates=10, lam=0.02, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    planted = np.maximum(X @ rng.standard_normal((d, c)), 0) - 0.5 * np.maximum(X[:, :1], 0)
-    Y = planted + 0.1 * rng.standard_normal((n, c))
-    if loss == "logistic":
-        Y = np.where(Y > np.median(Y, axis=0), 1.0, -1.0)
-    return make_problem(X, Y[:, 0] if c == 1 else Y, formulation="relu", lam=lam, loss=loss,
-                        bias=bias, n_gates=gates, seed=seed + 1)
+    return planted_problem("relu", loss=loss, bias=bias, c=c, n=n, d=d, gates=gates, lam=lam,
+                           seed=seed)
 
 
 def _reference_optimum(prob):
