@@ -107,6 +107,22 @@ def test_rfista_matches_reference_optimum(loss, bias, c, working_set):
     assert np.all(np.diff(h["iteration"]) >= 0)
 
 
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_newton_phase_and_plain_rfista_reach_the_same_optimum(loss):
+    prob = _problem(loss=loss, n=80, d=3, gates=25, lam=0.01, seed=7)
+    ref = _reference_optimum(prob)
+    with_newton = solve_rfista(prob, tol=1e-8, newton=True)
+    plain = solve_rfista(prob, tol=1e-8, newton=False)
+    assert with_newton.info["newton_solves"] >= 1
+    assert plain.info["newton_solves"] == 0
+    for sol in (with_newton, plain):
+        assert sol.converged
+        assert certify(prob, sol.weights).relative_gap <= 1e-8
+        assert sol.objective == pytest.approx(ref, rel=1e-7)
+    # Newton on the settled support ends well below the tolerance in fewer iterations
+    assert with_newton.n_iter < plain.n_iter
+
+
 def test_rfista_default_tolerance_certified():
     prob = _problem(n=60, d=4, gates=30, lam=0.01, seed=3)
     sol = solve_rfista(prob)
