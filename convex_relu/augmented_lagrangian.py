@@ -32,7 +32,10 @@ R-FISTA on the AL's nonzero groups with the *exact* proximal map of
 ``λ‖·‖ + ι_{K_i}`` — the group shrinkage of the projection onto ``K_i``
 (:class:`_ConeProx`: Lawson–Hanson NNLS in lock-step over the groups, warm-started
 from the multipliers' tight rows and then from the previous iteration) — which is
-as fast as C-GReLU and returns exactly feasible weights. :func:`certify` judges the
+as fast as C-GReLU and returns exactly feasible weights. Once the support and the
+tight rows stop changing, Newton's method on those faces (each group restricted to
+the null space of its tight rows, where the program is an unconstrained group lasso:
+:func:`_face_newton`) replaces the slow tail of that run. :func:`certify` judges the
 result on the full problem; if a group was missed the AL continues and the face
 solve is retried once the violation has fallen by 3×.
 
@@ -71,6 +74,7 @@ from .fista import (
     fista_kernel,
     group_norms_columns,
 )
+from .newton import solve_blocks
 from .operators import ColumnOperator, operator_norm_sq
 from .solution import ConvergenceWarning, Solution, SolverWarning
 
@@ -289,8 +293,14 @@ class _ConeProx:
         self.Ginv[jj] = np.linalg.inv(G)
         self.dirty[jj] = False
 
-    def project(self, Z, cols=None):
-        """Project ``Z[:, k]`` onto the cone of column ``cols[k]`` (default: all columns)."""
+    def project(self, Z, cols=None, t=0.0):
+        """Project ``Z[:, k]`` onto the cone of column ``cols[k]`` (default: all columns).
+
+        With ``t > 0`` only projections longer than ``t`` are needed exactly: a column
+        stops as soon as its current candidate ``z + Ã_Pᵀα`` (``α >= 0``), whose norm
+        bounds ``‖Π(z)‖`` from above, is no longer than ``t`` (the shrinkage then
+        zeroes it whatever the exact projection is).
+        """
         m = Z.shape[1]
         cols = np.arange(m) if cols is None else np.asarray(cols)
         U = np.empty_like(Z)
@@ -346,6 +356,8 @@ class _ConeProx:
                 rel = self.S[:, ok_j] * (self.Xt @ Uc) / (self.row_norm[:, None] * znorm[ok_k])
                 for r in range(ok_k.size):
                     rel[self.P[ok_j[r]], r] = np.inf  # passive rows hold with equality
+                if t > 0:
+                    rel[:, np.sqrt(np.einsum("ij,ij->j", Uc, Uc)) <= t] = np.inf
                 worst = np.argmin(rel, axis=0)
                 for r, k in enumerate(ok_k):
                     j, w = ok_j[r], worst[r]
@@ -388,10 +400,10 @@ class _ConeProx:
         live = np.flatnonzero(bound > t)
         U = np.zeros_like(Z)
         if live.size == Z.shape[1]:
-            U = self.project(Z)
+            U = self.project(Z, t=t)
         else:
             if live.size:
-                U[:, live] = self.project(Z[:, live], live)
+                U[:, live] = self.project(Z[:, live], live, t)
                 shift[:, live] = self.shift
             self.shift = shift
         norms = np.sqrt(np.einsum("ij,ij->j", U, U))
@@ -449,7 +461,8 @@ class _ConeSmooth:
         return _quick_dual(self.problem, self._lgrad, M)
 
 
-def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None, on_check=None):
+def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None, on_check=None,
+            newton=True):
     """Identify-then-solve: R-FISTA with exact cone projections on the AL's active groups.
 
     The AL iterate gives the groups (nonzero columns) and a guess of each group's
@@ -458,7 +471,11 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     is exactly feasible and optimal for the problem restricted to those groups, and
     :func:`certify` judges it on the full problem.
 
-    Returns ``(weights, certificate, n_iter)`` (``(None, None, 0)`` without groups).
+    Once the support and the tight rows have settled, Newton's method on those faces
+    (:func:`_face_newton`) replaces the slow tail of the first-order run.
+
+    Returns ``(weights, certificate, n_iter, n_newton)`` (``(None, None, 0, 0)``
+    without groups).
     """
     prob = problem
     n, c, d, p = prob.n, prob.c, prob.d, prob.p
@@ -466,7 +483,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     Xt, S, M = prob.X_tilde, prob.signs, prob.masks
     act = np.flatnonzero(group_norms_columns(x) > 0) if groups is None else np.asarray(groups)
     if act.size == 0:
-        return None, None, 0
+        return None, None, 0, 0
     blk, rest = act // cp, act % cp
     out, pat = rest // p, rest % p
     order = np.argsort(out, kind="stable")  # the operator wants columns grouped by output
@@ -486,14 +503,120 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     pred0 = smooth.forward(x0)
     f0 = smooth.value(pred0) + prob.lam * float(group_norms_columns(x0).sum())
     step = 1.0 / max(_LOSS_SMOOTHNESS[prob.loss] / prob.s * op.norm_sq(), np.finfo(float).tiny)
-    res = fista_kernel(
-        smooth, prob.lam, x0, step=step, max_iter=max_iter, gap_target=0.3 * tol * abs(f0),
-        check_every=check_every, state0=pred0, prox=prox, on_check=on_check,
-    )
+    watch = _FaceWatch(prob, prox, out, act.size) if newton else None
+    n_iter, state, n_newton = 0, pred0, 0
+    while True:
+        res = fista_kernel(
+            smooth, prob.lam, x0, step=step, max_iter=max(max_iter - n_iter, 1),
+            gap_target=0.3 * tol * abs(f0), check_every=check_every, state0=state, prox=prox,
+            on_check=on_check, stop_check=watch,
+        )
+        n_iter += res.n_iter
+        step = res.step
+        if res.status != "stopped" or n_iter >= max_iter:
+            break
+        # the support and its faces have settled: Newton on the face, then R-FISTA again
+        # (fresh momentum) to confirm or correct
+        x0 = _face_newton(prob, res.x, watch.support, prox, pat, sign_b, out)
+        n_newton += 1
+        state = smooth.forward(x0)
     full = np.zeros_like(x)
     full[:, act] = res.x
     W = _weights_from_columns(full, c, d, p)
-    return W, certify(prob, W), res.n_iter
+    return W, certify(prob, W), n_iter, n_newton
+
+
+class _FaceWatch:
+    """``stop_check`` of the face solve: stop when Newton on the face is worth trying.
+
+    True at a check where the support and every support group's tight rows (the
+    passive set of its last projection) are those of the previous two checks, the
+    restricted gap is below 1e-2 relative, this face was not tried yet, and the
+    support is small enough (at most 2000 variables per output, ``n·m <= 1e7``).
+    """
+
+    def __init__(self, problem, prox, out, q):
+        self.problem = problem
+        self.prox = prox
+        self.out = out
+        self.q = q
+        self.previous = None
+        self.repeats = 0
+        self.tried = set()
+        self.support = None
+
+    def __call__(self, norms, obj, gap):
+        support = np.flatnonzero(norms > 0)
+        key = support.tobytes() + b"".join(
+            b"|" + np.sort(self.prox.P[j]).tobytes() for j in support
+        )
+        if key == self.previous:
+            self.repeats += 1
+        else:
+            self.previous, self.repeats = key, 0
+        if self.repeats < 2 or gap > 1e-2 * abs(obj) or key in self.tried or support.size == 0:
+            return False
+        n, d = self.problem.n, self.problem.d
+        m = np.bincount(self.out[support], minlength=self.problem.c).max() * d
+        if m > 2000 or n * m > 1e7:
+            return False
+        self.tried.add(key)
+        self.support = support
+        return True
+
+
+def _face_newton(problem, x, support, prox, pat, sign_b, out):
+    """Newton on the faces of the support groups' cones (see :func:`_polish`).
+
+    Each group ``j`` of the support is restricted to the null space of its tight rows
+    ``Ã_{T_j}`` (orthonormal basis ``N_j``): ``x_j = N_j z_j`` with ``‖x_j‖ = ‖z_j‖``,
+    so the restricted program is a group lasso in the ``z_j`` without constraints,
+    solved by :func:`convex_relu.newton.solve_blocks` (groups zero-padded to ``d̃``).
+    The other rows of each cone are then checked: if the Newton point leaves a cone,
+    the step from ``x`` (feasible) is cut back to the cone boundary, which by
+    convexity still does not increase the objective.
+    """
+    prob = problem
+    Xt, M, S = prob.X_tilde, prob.masks, prob.signs
+    n, d = Xt.shape
+    x_new = x.copy()
+    bases = {}
+    for k in range(prob.c):
+        js = support[out[support] == k]
+        if js.size == 0:
+            continue
+        A = np.zeros((n, js.size * d))
+        z0 = np.zeros(js.size * d)
+        for g, j in enumerate(js):
+            rows = prox.P[j]
+            if rows.size:
+                _, sv, Vt = np.linalg.svd(S[rows, pat[j]][:, None] * Xt[rows])
+                rank = int(np.sum(sv > 1e-10 * sv[0]))
+                N = Vt[rank:].T
+            else:
+                N = np.eye(d)
+            if N.shape[1] == 0:
+                return x  # a face {0} for a nonzero group: the face guess is wrong
+            bases[j] = N
+            A[:, g * d:g * d + N.shape[1]] = (sign_b[j] * M[:, pat[j]])[:, None] * (Xt @ N)
+            z0[g * d:g * d + N.shape[1]] = N.T @ x[:, j]
+        if np.any(np.linalg.norm(z0.reshape(-1, d), axis=1) == 0):
+            return x
+        z, _, _, _ = solve_blocks(A, prob.Y[:, k], z0, prob.lam, prob.loss, prob.s, d)
+        for g, j in enumerate(js):
+            N = bases[j]
+            x_new[:, j] = N @ z[g * d:g * d + N.shape[1]]
+    # cut the step back to the cones: slack(x + θ(x_new − x)) >= 0 for all rows
+    theta = 1.0
+    for j in support:
+        sl_old = S[:, pat[j]] * (Xt @ x[:, j])
+        sl_new = S[:, pat[j]] * (Xt @ x_new[:, j])
+        scale = prox.row_norm * max(np.linalg.norm(x_new[:, j]), np.linalg.norm(x[:, j]))
+        bad = sl_new < -1e-13 * scale
+        if bad.any():
+            old = np.maximum(sl_old[bad], 0.0)
+            theta = min(theta, float(np.min(old / (old - sl_new[bad]))))
+    return x + theta * (x_new - x) if theta < 1.0 else x_new
 
 
 def solve_al(
@@ -507,9 +630,10 @@ def solve_al(
     dtype=np.float64,
     delta=None,
     window=(1e-3, 1e-2),
-    max_inner=150,
+    max_inner=70,
     polish=True,
     polish_after=2,
+    newton=True,
     check_every=10,
     verbose=False,
     monitor=None,
@@ -544,6 +668,9 @@ def solve_al(
         Run the identify-then-solve phase (module docstring). ``False``: plain AL.
     polish_after : int
         Multiplier updates before the first face solve.
+    newton : bool
+        In the face solve, once the support and the tight rows have settled, run
+        Newton's method on those faces (:func:`_face_newton`); ``False``: R-FISTA only.
     check_every : int
         Iterations between two subproblem-gap estimates.
     verbose : bool
@@ -639,7 +766,7 @@ def solve_al(
     answer = "al"
     last_certified_gap = np.inf
     last_polish_viol = np.inf
-    n_polish = polish_iter = 0
+    n_polish = polish_iter = n_face_newton = 0
     best_score = np.inf
     stall = 0
     n_bt = 0
@@ -716,10 +843,11 @@ def solve_al(
         # identify-then-solve: R-FISTA with exact projections on the AL's groups
         if polish and n_updates >= polish_after and rel_viol <= 0.3 * last_polish_viol:
             last_polish_viol = rel_viol
-            Wp, cert_p, it_p = _polish(
+            Wp, cert_p, it_p, newton_p = _polish(
                 prob, x64, Lam.reshape(n, 2 * c * p), tol=tol,
-                max_iter=max(max_iter - total_iter, 1), check_every=check_every,
+                max_iter=max(max_iter - total_iter, 1), check_every=check_every, newton=newton,
             )
+            n_face_newton += newton_p
             n_polish += 1
             polish_iter += it_p
             total_iter += it_p
@@ -790,6 +918,7 @@ def solve_al(
             "outer_iterations": n_outer,
             "multiplier_updates": n_updates,
             "face_solves": n_polish,
+            "face_newton_solves": n_face_newton,
             "face_solve_iterations": polish_iter,
             "n_backtracks": n_bt,
             "dtype": dt.name,

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
-__all__ = ["NewtonResult", "newton_on_support", "support_matrix"]
+__all__ = ["NewtonResult", "newton_on_support", "solve_blocks", "support_matrix"]
 
 
 @dataclass
@@ -86,8 +86,12 @@ def _gram(A, weights=None):
     return scipy.linalg.blas.dsyrk(1.0, np.asarray(B.T, order="F"), trans=0, lower=0)
 
 
-def _newton_output(A, y, u, lam, loss, s, d, max_iter, decrement_tol, grad_tol):
+def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=1e-14, grad_tol=1e-9):
     """Newton on one output; returns ``(u, status, iterations, decrease)``.
+
+    ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed),
+    ``y`` the output's targets, ``u`` the ``G·d`` start (no zero group), ``grad_tol``
+    absolute (a bound on every ``‖∇_g φ‖``).
 
     The objective has a kink where a group is zero, which Newton's model does not see.
     A group that has shrunk a hundredfold is therefore examined: if zero is optimal for it given the others
@@ -236,7 +240,7 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
             continue
         A = support_matrix(prob.X_tilde, prob.masks, cols - k * p)
         u0 = np.ascontiguousarray(U[:, cols].T).ravel()
-        u, status, it, dec = _newton_output(
+        u, status, it, dec = solve_blocks(
             A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol,
             grad_tol * lam,
         )

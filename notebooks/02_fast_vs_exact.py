@@ -137,16 +137,19 @@ plt.show()
 # ## The ReLU program: augmented Lagrangian vs Clarabel vs SCS
 #
 # C-ReLU has the cone constraints. The AL method handles them with multipliers and a penalty,
-# solving each penalised subproblem with R-FISTA; its iterates are only approximately feasible,
+# solving each penalised subproblem with R-FISTA. Its iterates are only approximately feasible,
 # so each certificate first *repairs* them (projection onto the cones, then a shift along the
 # interior gate that leaves the predictions unchanged) and the gap is that of the repaired
-# weights. The AL history records the gap of its cheap per-subproblem bound; its final point is
-# certified after repair. We cap it at 600 R-FISTA iterations so that the notebook stays short.
+# weights. A multiplier method alone converges slowly; once the AL has identified the active
+# groups and the tight rows of their cones, the solver switches to a *face solve*: R-FISTA on
+# those groups with the exact proximal map of $\lambda\|\cdot\|$ plus the cone indicator, whose
+# iterates are exactly feasible. The history records the AL's cheap per-subproblem bound and the
+# certified gaps of the face solve; the final point is certified on the full problem.
 
 # %%
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", SolverWarning)
-    al = solve(relu_problem, method="al", tol=1e-6, max_iter=600)
+    al = solve(relu_problem, method="al", tol=1e-6)
 for w in caught:
     print("warning:", w.message)
 relu = {
@@ -184,13 +187,7 @@ assert report_gated.passed
 # %%
 report_relu = crosscheck(relu_problem, fast=relu["AL"], exact=relu["Clarabel"], tol=1e-6)
 print(report_relu)
-# whatever the fast solver reached, certificates never contradict each other and the exact
-# solution is certified
-assert report_relu.line("certificates consistent").passed
-assert report_relu.line("exact: relative gap").passed
-if not report_relu.passed:
-    print("\nThe AL run did not reach the requested tolerance within its iteration cap; the failing "
-          "lines above say exactly how far it got.")
+assert report_relu.passed
 
 # %% [markdown]
 # ## What the models predict

@@ -74,6 +74,22 @@ def test_al_matches_reference_optimum_and_is_feasible(loss, bias, c):
     assert np.all(sol.duals >= 0)
 
 
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_face_newton_and_face_rfista_reach_the_same_feasible_optimum(loss):
+    prob = _problem(loss=loss, n=60, d=3, gates=20, lam=0.01, seed=4)
+    ref = _reference_optimum(prob)
+    with_newton = solve_al(prob, tol=1e-8, newton=True)
+    without = solve_al(prob, tol=1e-8, newton=False)
+    assert with_newton.info["face_newton_solves"] >= 1
+    assert without.info["face_newton_solves"] == 0
+    for sol in (with_newton, without):
+        assert sol.converged
+        cert = certify(prob, sol.weights)
+        assert cert.relative_gap <= 1e-8
+        assert prob.cone_violation(sol.weights) <= 1e-10
+        assert sol.objective == pytest.approx(ref, rel=1e-7)
+
+
 def test_plain_al_without_face_solve_converges_on_a_tiny_problem():
     prob = _problem(n=20, d=2, gates=6, lam=0.05, seed=2)
     ref = _reference_optimum(prob)
