@@ -82,10 +82,12 @@ class Certificate:
     formulation : str
         ``"gated_relu"`` or ``"relu"``.
     dual_scale : ndarray (c,)
-        The scalings ``γ_k`` with ``z_{:,k} = γ_k ∇ℓ(Ŷ)_{:,k}``.
+        The scalings ``γ_k`` with ``z_{:,k} = γ_k ∇ℓ(Ŷ)_{:,k}`` (at ``λ = 0``: ``β_k``
+        with ``z_{:,k} = β_k P_N ∇ℓ(Ŷ)_{:,k}``).
     max_constraint : ndarray (c,)
         ``M_k``: the largest dual-constraint value of ``∇ℓ(Ŷ)_{:,k}`` (an upper bound,
-        tight where ``exact``).
+        tight where ``exact``). At ``λ = 0``: that of ``z_{:,k}`` itself, the
+        round-off left in ``Aᵀz = 0`` (about ``1e-16·‖A‖·‖z‖``).
     exact : bool
         Whether every cone projection behind ``max_constraint`` finished exactly.
         The certificate is valid either way; inexact only means conservative.
@@ -203,10 +205,66 @@ def _max_constraints(problem, G):
     return M, exact
 
 
+#: λ = 0: the null space of ``Aᵀ`` is found from the ``n × n`` kernel up to this ``n``
+#: (an eigendecomposition), beyond it the old scaling (bound 0) is kept.
+NULL_SPACE_MAX_N = 4000
+
+
+def _range_basis(problem):
+    """Orthonormal basis of ``range(A)``, ``A = [D_1X̃ … D_pX̃]`` (cached on the problem).
+
+    ``AAᵀ = Σ_i D_iX̃X̃ᵀD_i = (X̃X̃ᵀ) ∘ (MMᵀ)`` (Hadamard product) is ``n × n``; its
+    eigenvectors with eigenvalues above ``n·ε·max`` span ``range(A)``.
+    """
+    basis = getattr(problem, "_range_basis_cache", None)
+    if basis is None:
+        Xt, M = problem.X_tilde, problem.masks
+        K = (Xt @ Xt.T) * (M @ M.T)
+        w, V = np.linalg.eigh(K)
+        keep = w > K.shape[0] * np.finfo(float).eps * max(float(w[-1]), np.finfo(float).tiny)
+        basis = np.ascontiguousarray(V[:, keep])
+        problem._range_basis_cache = basis
+    return basis
+
+
+def _null_space_dual(problem, grad):
+    """``λ = 0``: the best ``z = β_k P_N ∇ℓ`` with ``P_N`` the projector onto ``null(Aᵀ)``.
+
+    With ``λ = 0`` the dual feasible set is ``{z : Aᵀz = 0}`` (and, for C-ReLU, any
+    such ``z`` is feasible with zero cone multipliers), so the scaling of
+    :func:`_scaled_dual_value` can only return ``z = 0``. Projecting the gradient
+    onto ``null(Aᵀ)`` instead gives the exact optimal dual point for the squared
+    loss at the optimum (``z* = −P_N Y / s`` and ``D = ‖P_N Y‖²/(2s) = p*``).
+    ``Aᵀz`` is zero only up to round-off; the certificate reports its size in
+    ``max_constraint``. Returns ``(D, z, β)`` or ``None`` when ``n`` is too large.
+    """
+    if problem.n > NULL_SPACE_MAX_N:
+        return None
+    Q = _range_basis(problem)
+    zn = grad - Q @ (Q.T @ grad)
+    c = grad.shape[1]
+    beta = np.zeros(c)
+    if problem.loss == "squared":
+        rr = np.einsum("nk,nk->k", zn, zn)
+        ry = -np.einsum("nk,nk->k", zn, problem.Y)
+        ok = rr > 0
+        beta[ok] = np.maximum(ry[ok] / (problem.s * rr[ok]), 0.0)
+    else:
+        m0 = -problem.s * problem.Y * zn
+        for k in range(c):
+            # μ = β m0 must lie in [0, 1]: only possible when m0 >= 0
+            if np.all(m0[:, k] >= 0) and m0[:, k].max() > 0:
+                beta[k] = _logistic_output_dual(m0[:, k], problem.s, 1.0 / m0[:, k].max())
+    z = zn * beta[None, :]
+    return -problem.loss_conjugate(z), z, beta
+
+
 def dual_bound(problem, pred):
     """Dual lower bound ``D(z) <= p*`` from training predictions ``pred`` of shape ``(n, c)``.
 
-    ``z_{:,k} = γ_k ∇ℓ(pred)_{:,k}`` with ``γ_k`` the best feasible scaling. Costs
+    ``z_{:,k} = γ_k ∇ℓ(pred)_{:,k}`` with ``γ_k`` the best feasible scaling (at
+    ``λ = 0``: ``z`` from the projection of ``∇ℓ`` onto ``null(Aᵀ)``, see
+    :func:`_null_space_dual`, for ``n <= NULL_SPACE_MAX_N``). Costs
     one adjoint pass, plus, for C-ReLU, the largest cone-projection norm per output
     (:func:`convex_relu.cones.max_cone_projection_norm`).
 
@@ -219,6 +277,13 @@ def dual_bound(problem, pred):
     exact : bool
     """
     grad = problem.loss_grad(pred)
+    if problem.lam == 0:
+        found = _null_space_dual(problem, grad)
+        if found is not None:
+            dual, z, gamma = found
+            G = adjoint(problem.X_tilde, problem.masks, z)
+            M, exact = _max_constraints(problem, G)
+            return dual, z, gamma, M, exact
     G = adjoint(problem.X_tilde, problem.masks, grad)
     M, exact = _max_constraints(problem, G)
     dual, z, gamma = _scaled_dual_value(problem, grad, M)

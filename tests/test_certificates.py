@@ -453,3 +453,42 @@ def test_bad_inputs_raise_value_errors():
         dual_constraint_values(prob, np.zeros((3, 1)))
     with pytest.raises(ValueError, match="ReLUProblem"):
         repair_weights(prob.gated_problem(), np.zeros(prob.gated_problem().weights_shape))
+
+
+# ---------------------------------------------------------------------------
+# λ = 0: the null-space dual point
+# ---------------------------------------------------------------------------
+
+
+def _least_squares_optimum(prob):
+    """``min_u ‖Au − y‖²/(2s)`` on the explicit stacked matrix, by ``lstsq``."""
+    A = np.hstack([prob.masks[:, i:i + 1] * prob.X_tilde for i in range(prob.p)])
+    total = 0.0
+    for k in range(prob.c):
+        u, *_ = np.linalg.lstsq(A, prob.Y[:, k], rcond=None)
+        total += float(np.sum((A @ u - prob.Y[:, k]) ** 2))
+    return total / (2 * prob.s)
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+@pytest.mark.parametrize("c", [1, 2])
+def test_squared_loss_at_lam_zero_is_certified_by_the_null_space_dual(formulation, c):
+    from conftest import planted_problem
+    from convex_relu.cvx import solve_exact
+
+    prob = planted_problem(formulation, c=c, n=40, d=2, gates=4, lam=0.0, seed=1)
+    p_gated = _least_squares_optimum(prob)
+    assert p_gated > 1e-4  # rank(A) < n: a positive optimum to certify
+    zero = certify(prob, np.zeros(prob.weights_shape))
+    # a valid bound anywhere, and exactly the gated optimum: D(P_N ∇ℓ) does not depend
+    # on the weights for the squared loss
+    assert zero.dual <= p_gated * (1 + 1e-10)
+    assert zero.dual == pytest.approx(p_gated, rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = solve_exact(prob, "clarabel", tol=1e-10)
+    cert = certify(prob, sol.weights)
+    assert cert.relative_gap <= 1e-7
+    assert cert.dual <= sol.objective * (1 + 1e-9)
+    # Aᵀz = 0 up to round-off
+    assert np.all(cert.max_constraint <= 1e-12)
