@@ -7,17 +7,14 @@ The solvers themselves are tested against independent references in
 import numpy as np
 import pytest
 
-from convex_relu import make_problem
+from conftest import planted_problem
+
 from convex_relu.certificates import certify
 from convex_relu.solvers import AUTO_EXACT_SIZE, METHODS, choose_method, solve
 
 
 def _problem(formulation="gated_relu", n=30, d=3, gates=8, lam=0.02, seed=0, c=1):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    Y = np.maximum(X @ rng.standard_normal((d, c)), 0) + 0.1 * rng.standard_normal((n, c))
-    return make_problem(X, Y[:, 0] if c == 1 else Y, formulation=formulation, lam=lam,
-                        bias=True, n_gates=gates, seed=seed + 1)
+    return planted_problem(formulation, c=c, n=n, d=d, gates=gates, lam=lam, seed=seed)
 
 
 def test_unknown_method_lists_the_methods():
