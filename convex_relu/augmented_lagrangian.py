@@ -68,11 +68,13 @@ from .cones import project_columns
 from .fista import (
     _LOSS_SMOOTHNESS,
     KernelResult,
+    SupportWatch,
     _check_dtype,
     _check_tol,
     _quick_dual,
     fista_kernel,
     group_norms_columns,
+    newton_size_ok,
 )
 from .newton import solve_blocks
 from .operators import ColumnOperator, operator_norm_sq
@@ -503,13 +505,19 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     pred0 = smooth.forward(x0)
     f0 = smooth.value(pred0) + prob.lam * float(group_norms_columns(x0).sum())
     step = 1.0 / max(_LOSS_SMOOTHNESS[prob.loss] / prob.s * op.norm_sq(), np.finfo(float).tiny)
-    watch = _FaceWatch(prob, prox, out, act.size) if newton else None
+    # the face of a group is its passive set: Newton waits until both have settled
+    watch = SupportWatch(signature=lambda support: support.tobytes() + b"".join(
+        b"|" + np.sort(prox.P[j]).tobytes() for j in support
+    ))
+    stop_check = watch.arm(
+        lambda support: newton_size_ok(n, np.bincount(out[support], minlength=c).max() * d)
+    ) if newton else None
     n_iter, state, n_newton = 0, pred0, 0
     while True:
         res = fista_kernel(
             smooth, prob.lam, x0, step=step, max_iter=max(max_iter - n_iter, 1),
             gap_target=0.3 * tol * abs(f0), check_every=check_every, state0=state, prox=prox,
-            on_check=on_check, stop_check=watch,
+            on_check=on_check, stop_check=stop_check,
         )
         n_iter += res.n_iter
         step = res.step
@@ -524,45 +532,6 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     full[:, act] = res.x
     W = _weights_from_columns(full, c, d, p)
     return W, certify(prob, W), n_iter, n_newton
-
-
-class _FaceWatch:
-    """``stop_check`` of the face solve: stop when Newton on the face is worth trying.
-
-    True at a check where the support and every support group's tight rows (the
-    passive set of its last projection) are those of the previous two checks, the
-    restricted gap is below 1e-2 relative, this face was not tried yet, and the
-    support is small enough (at most 2000 variables per output, ``n·m <= 1e7``).
-    """
-
-    def __init__(self, problem, prox, out, q):
-        self.problem = problem
-        self.prox = prox
-        self.out = out
-        self.q = q
-        self.previous = None
-        self.repeats = 0
-        self.tried = set()
-        self.support = None
-
-    def __call__(self, norms, obj, gap):
-        support = np.flatnonzero(norms > 0)
-        key = support.tobytes() + b"".join(
-            b"|" + np.sort(self.prox.P[j]).tobytes() for j in support
-        )
-        if key == self.previous:
-            self.repeats += 1
-        else:
-            self.previous, self.repeats = key, 0
-        if self.repeats < 2 or gap > 1e-2 * abs(obj) or key in self.tried or support.size == 0:
-            return False
-        n, d = self.problem.n, self.problem.d
-        m = np.bincount(self.out[support], minlength=self.problem.c).max() * d
-        if m > 2000 or n * m > 1e7:
-            return False
-        self.tried.add(key)
-        self.support = support
-        return True
 
 
 def _face_newton(problem, x, support, prox, pat, sign_b, out):
@@ -607,16 +576,18 @@ def _face_newton(problem, x, support, prox, pat, sign_b, out):
             N = bases[j]
             x_new[:, j] = N @ z[g * d:g * d + N.shape[1]]
     # cut the step back to the cones: slack(x + θ(x_new − x)) >= 0 for all rows
-    theta = 1.0
-    for j in support:
-        sl_old = S[:, pat[j]] * (Xt @ x[:, j])
-        sl_new = S[:, pat[j]] * (Xt @ x_new[:, j])
-        scale = prox.row_norm * max(np.linalg.norm(x_new[:, j]), np.linalg.norm(x[:, j]))
-        bad = sl_new < -1e-13 * scale
-        if bad.any():
-            old = np.maximum(sl_old[bad], 0.0)
-            theta = min(theta, float(np.min(old / (old - sl_new[bad]))))
-    return x + theta * (x_new - x) if theta < 1.0 else x_new
+    signs = S[:, pat[support]]
+    sl_old = signs * (Xt @ x[:, support])
+    sl_new = signs * (Xt @ x_new[:, support])
+    scale = prox.row_norm[:, None] * np.maximum(
+        np.linalg.norm(x_new[:, support], axis=0), np.linalg.norm(x[:, support], axis=0)
+    )
+    bad = sl_new < -1e-13 * scale
+    if not bad.any():
+        return x_new
+    old = np.maximum(sl_old[bad], 0.0)
+    theta = min(1.0, float(np.min(old / (old - sl_new[bad]))))
+    return x + theta * (x_new - x)
 
 
 def solve_al(

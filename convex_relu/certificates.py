@@ -242,19 +242,16 @@ def _null_space_dual(problem, grad):
         return None
     Q = _range_basis(problem)
     zn = grad - Q @ (Q.T @ grad)
+    if problem.loss == "squared":
+        # the closed-form best scaling, uncapped (max_norm 0: no constraint to respect)
+        return _scaled_dual_value(problem, zn, 0.0)
     c = grad.shape[1]
     beta = np.zeros(c)
-    if problem.loss == "squared":
-        rr = np.einsum("nk,nk->k", zn, zn)
-        ry = -np.einsum("nk,nk->k", zn, problem.Y)
-        ok = rr > 0
-        beta[ok] = np.maximum(ry[ok] / (problem.s * rr[ok]), 0.0)
-    else:
-        m0 = -problem.s * problem.Y * zn
-        for k in range(c):
-            # μ = β m0 must lie in [0, 1]: only possible when m0 >= 0
-            if np.all(m0[:, k] >= 0) and m0[:, k].max() > 0:
-                beta[k] = _logistic_output_dual(m0[:, k], problem.s, 1.0 / m0[:, k].max())
+    m0 = -problem.s * problem.Y * zn
+    for k in range(c):
+        # μ = β m0 must lie in [0, 1]: only possible when m0 >= 0
+        if np.all(m0[:, k] >= 0) and m0[:, k].max() > 0:
+            beta[k] = _logistic_output_dual(m0[:, k], problem.s, 1.0 / m0[:, k].max())
     z = zn * beta[None, :]
     return -problem.loss_conjugate(z), z, beta
 

@@ -450,6 +450,11 @@ def _warm_start_columns(problem, warm_start, name="warm_start"):
     return to_columns(W)
 
 
+def newton_size_ok(n, m):
+    """Whether Newton's explicit matrices fit: ``m`` variables per output, ``n`` rows."""
+    return m <= _NEWTON_MAX_VARS and n * m <= _NEWTON_MAX_ENTRIES
+
+
 def _newton_fits(problem, support, ws_columns):
     """Whether Newton on ``support`` is worth its price.
 
@@ -458,11 +463,9 @@ def _newton_fits(problem, support, ws_columns):
     formed at every step), is compared with ``_NEWTON_ITERATIONS`` R-FISTA iterations
     on the working set, ``2·n·d̃·|W|`` flops plus a fixed overhead each.
     """
-    if support.size == 0:
-        return False
     n, d = problem.n, problem.d
     m = float(np.bincount(support // problem.p, minlength=problem.c).max() * d)
-    if m > _NEWTON_MAX_VARS or n * m > _NEWTON_MAX_ENTRIES:
+    if not newton_size_ok(n, m):
         return False
     steps = 5.0
     form = n * m * m * (steps if problem.loss == "logistic" else 1.0)
@@ -470,41 +473,43 @@ def _newton_fits(problem, support, ws_columns):
     return cost <= _NEWTON_ITERATIONS * (2.0 * n * d * ws_columns + _ITERATION_OVERHEAD)
 
 
-class _SupportWatch:
-    """Stops an R-FISTA run when its support has settled and Newton is worth trying.
+class SupportWatch:
+    """Tells :func:`fista_kernel` to stop when its support has settled (for Newton).
 
-    At each check of the kernel: the support (non-zero groups, global indices) is the
-    same as at the previous check, the restricted relative gap is below
-    ``_NEWTON_START``, Newton was not yet run on this support, and
-    :func:`_newton_fits` accepts its size. The support is then in ``self.support``.
+    ``arm`` gives a ``stop_check`` that returns ``True`` at a check where the
+    signature of the support (non-zero groups, mapped to global indices; by default
+    the support itself) is that of the previous ``_NEWTON_SETTLED`` checks, the
+    restricted gap is below ``_NEWTON_START`` relative, Newton was not run on this
+    signature yet, and ``fits(support)`` accepts it. The support is then in
+    ``self.support``. The state carries over from one kernel run to the next.
     """
 
-    def __init__(self, problem, enabled):
-        self.problem = problem
-        self.enabled = enabled
+    def __init__(self, signature=None):
+        self.signature = signature if signature is not None else (lambda support: support.tobytes())
         self.previous = None
         self.repeats = 0
         self.tried = set()
         self.support = None
 
-    def arm(self, groups, q, dtype):
-        """The ``stop_check`` for a kernel run on ``groups`` (``None``: all) in ``dtype``."""
-        if not self.enabled or dtype != np.float64:
-            return None
-        ws_columns = q if groups is None else groups.size
+    def arm(self, fits, groups=None):
+        """The ``stop_check`` of a kernel run whose columns are ``groups`` (``None``: all)."""
 
         def check(norms, obj, gap):
             support = np.flatnonzero(norms > 0)
             if groups is not None:
                 support = groups[support]
-            if self.previous is not None and np.array_equal(support, self.previous):
+            key = self.signature(support)
+            if key == self.previous:
                 self.repeats += 1
             else:
-                self.previous, self.repeats = support, 0
-            if self.repeats < _NEWTON_SETTLED or gap > _NEWTON_START * abs(obj):
-                return False
-            key = support.tobytes()
-            if key in self.tried or not _newton_fits(self.problem, support, ws_columns):
+                self.previous, self.repeats = key, 0
+            if (
+                self.repeats < _NEWTON_SETTLED
+                or gap > _NEWTON_START * abs(obj)
+                or support.size == 0
+                or key in self.tried
+                or not fits(support)
+            ):
                 return False
             self.tried.add(key)
             self.support = support
@@ -582,7 +587,7 @@ def solve_rfista(
     inner_ratio : float in (0, 1)
         A restricted problem is solved to a gap ``inner_ratio`` times the full gap.
     newton : bool
-        Once the support is the same at two consecutive gap checks (and the gap is
+        Once the support is the same at three consecutive gap checks (and the gap is
         below 1e-2), minimise the objective restricted to that support by Newton's
         method (:mod:`convex_relu.newton`) when that costs less than about 100
         iterations (at most 2000 variables per output). If the support was right, the
@@ -639,7 +644,7 @@ def solve_rfista(
     no_progress = 0
     res = None  # the last kernel run, resumed while the working set is unchanged
     groups = old_groups = None
-    watch = _SupportWatch(prob, newton)
+    watch = SupportWatch()
     n_newton = 0
     while True:
         U64 = U.astype(np.float64)
@@ -743,7 +748,9 @@ def solve_rfista(
             min_iter=check_every,
             resume=resume,
             monitor=monitor,
-            stop_check=watch.arm(groups, q, dt),
+            stop_check=None if not newton or dt != np.float64 else watch.arm(
+                lambda support, size=ws_size: _newton_fits(prob, support, size), groups
+            ),
         )
         old_groups = groups
         total_iter += res.n_iter

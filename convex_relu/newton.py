@@ -86,21 +86,24 @@ def _gram(A, weights=None):
     return scipy.linalg.blas.dsyrk(1.0, np.asarray(B.T, order="F"), trans=0, lower=0)
 
 
-def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=1e-14, grad_tol=1e-9):
+def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9):
     """Newton on one output; returns ``(u, status, iterations, decrease)``.
 
     ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed),
-    ``y`` the output's targets, ``u`` the ``G·d`` start (no zero group), ``grad_tol``
-    absolute (a bound on every ``‖∇_g φ‖``).
+    ``y`` the output's targets, ``u`` the ``G·d`` start (no zero group). Stops when the
+    Newton decrement ``−∇φᵀΔ`` is at most ``decrement_tol`` (default
+    ``1e-14·(1 + |φ(u)|)``) and every ``‖∇_g φ‖ <= grad_tol·λ``. Never returns a point
+    worse than ``u`` (``decrease >= 0``).
 
     The objective has a kink where a group is zero, which Newton's model does not see.
-    A group that has shrunk a hundredfold is therefore examined: if zero is optimal for it given the others
-    (``‖A_gᵀ∇ℓ‖ <= λ``) it is set to zero and leaves the support; if not, it is
+    A group that has shrunk a hundredfold is therefore examined: if zero is optimal
+    for it given the others (``‖A_gᵀ∇ℓ‖ <= λ``) it is set to zero and leaves the support; if not, it is
     stuck in a wrong direction (the curvature ``λ/‖u_g‖`` across ``u_g`` forbids
     turning it), and it is re-seeded by a block proximal-gradient step from zero,
     ``u_g = −(‖v‖ − λ)/L_g · v/‖v‖`` with ``v = A_gᵀ∇ℓ`` and ``L_g = ℓ''_max ‖A_g‖²``.
     """
     n_groups = u.size // d
+    u_start = u
     U = u.reshape(n_groups, d).copy()
     alive = np.ones(n_groups, dtype=bool)
     reseeds = np.zeros(n_groups, dtype=int)
@@ -123,6 +126,9 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=1e-14, gra
     idx, A_alive, u = restrict()
     F, r, h = evaluate(u)
     F0 = F
+    if decrement_tol is None:
+        decrement_tol = 1e-14 * (1.0 + abs(F0))
+    grad_tol = grad_tol * lam
     reference = np.sqrt(np.einsum("gj,gj->g", U, U))
     status, it = "max_iter", 0
     for it in range(1, max_iter + 1):
@@ -163,7 +169,9 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=1e-14, gra
             U[idx[drop]] = 0.0
             alive[idx[drop]] = False
             if not alive.any():
-                return U.ravel(), "support_shrunk", it, F0 - evaluate_zero(A, y, loss, s)
+                F = _loss_parts(loss, np.zeros(A.shape[0]), y, s)[0]
+                status = "support_shrunk"
+                break
             idx, A_alive, u = restrict()
             F, r, h = evaluate(u)
             continue
@@ -191,13 +199,12 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=1e-14, gra
         if status == "line_search":
             break
         u, r, h, F = u_new, r_new, h_new, F_new
-    U[idx] = u.reshape(-1, d)
+    if not F <= F0:
+        # dropping or re-seeding groups can cost more than the steps gained
+        return u_start, status, it, 0.0
+    if status != "support_shrunk":
+        U[idx] = u.reshape(-1, d)
     return U.ravel(), status, it, F0 - F
-
-
-def evaluate_zero(A, y, loss, s):
-    """The objective at ``u = 0``."""
-    return _loss_parts(loss, np.zeros(A.shape[0]), y, s)[0]
 
 
 def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, grad_tol=1e-9):
@@ -215,7 +222,8 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
         Newton steps per output.
     decrement_tol : float, optional
         Stop an output when the Newton decrement ``−∇φᵀΔ`` (twice the predicted
-        decrease) is below this; default ``1e-14·(1 + |F(U)|)``.
+        decrease) is below this; default ``1e-14·(1 + |φ_k|)`` with ``φ_k`` the
+        output's restricted objective at the start.
     grad_tol : float
         ... and every group's gradient ``‖∇_g φ‖`` is at most ``grad_tol·λ`` (the
         certificate's dual point is feasible to ``1 + grad_tol`` on the support).
@@ -230,8 +238,6 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
     d, p, s, lam = prob.d, prob.p, prob.s, prob.lam
     groups = np.sort(np.asarray(groups, dtype=np.intp))
     U = np.array(U, dtype=np.float64, copy=True)
-    if decrement_tol is None:
-        decrement_tol = 1e-14 * (1.0 + abs(prob.objective(_to_weights(U, prob.c))))
     rank = {"converged": 0, "max_iter": 1, "line_search": 2, "support_shrunk": 3}
     worst, total_it, decrease = "converged", 0, 0.0
     for k in range(prob.c):
@@ -241,12 +247,8 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
         A = support_matrix(prob.X_tilde, prob.masks, cols - k * p)
         u0 = np.ascontiguousarray(U[:, cols].T).ravel()
         u, status, it, dec = solve_blocks(
-            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol,
-            grad_tol * lam,
+            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol, grad_tol
         )
-        if not dec >= 0.0:
-            # dropping groups can cost more than the steps gained: keep the start
-            u, dec = u0, 0.0
         U[:, cols] = u.reshape(cols.size, d).T
         total_it = max(total_it, it)
         decrease += dec
@@ -254,8 +256,3 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
             worst = status
     return NewtonResult(U=U, status=worst, n_iter=total_it, objective_decrease=decrease)
 
-
-def _to_weights(U, c):
-    from .operators import from_columns
-
-    return from_columns(U, c)
