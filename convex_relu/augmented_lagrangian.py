@@ -57,7 +57,6 @@ when calling ``certify`` is worth it.
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 
@@ -78,9 +77,17 @@ from .fista import (
 )
 from .newton import solve_blocks
 from .operators import ColumnOperator, operator_norm_sq
-from .solution import ConvergenceWarning, Solution, SolverWarning
+from .solution import finalize, meets_request, relative_violation
 
 __all__ = ["solve_al", "ALSmooth"]
+
+#: "stalled": this many multiplier updates in a row without a 10 % smaller cheap gap or
+#: relative violation end the method (an AL that converges improves one of them every
+#: few updates).
+_AL_STALL_UPDATES = 20
+#: "stalled": this many face solves in a row that converged on their faces (gap and
+#: objective no longer moving) without a better objective or a closed certified gap.
+_FACE_STALLS = 2
 
 
 class ALSmooth:
@@ -476,8 +483,9 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     Once the support and the tight rows have settled, Newton's method on those faces
     (:func:`_face_newton`) replaces the slow tail of the first-order run.
 
-    Returns ``(weights, certificate, n_iter, n_newton)`` (``(None, None, 0, 0)``
-    without groups).
+    Returns ``(weights, certificate, n_iter, n_newton, status)`` (``(None, None, 0, 0,
+    "empty")`` without groups); ``status`` is that of the last R-FISTA run
+    (``"stalled"`` when neither its gap nor its objective moved any more).
     """
     prob = problem
     n, c, d, p = prob.n, prob.c, prob.d, prob.p
@@ -485,7 +493,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     Xt, S, M = prob.X_tilde, prob.signs, prob.masks
     act = np.flatnonzero(group_norms_columns(x) > 0) if groups is None else np.asarray(groups)
     if act.size == 0:
-        return None, None, 0, 0
+        return None, None, 0, 0, "empty"
     blk, rest = act // cp, act % cp
     out, pat = rest // p, rest % p
     order = np.argsort(out, kind="stable")  # the operator wants columns grouped by output
@@ -517,7 +525,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
         res = fista_kernel(
             smooth, prob.lam, x0, step=step, max_iter=max(max_iter - n_iter, 1),
             gap_target=0.3 * tol * abs(f0), check_every=check_every, state0=state, prox=prox,
-            on_check=on_check, stop_check=stop_check,
+            on_check=on_check, stop_check=stop_check, stall_stop=True,
         )
         n_iter += res.n_iter
         step = res.step
@@ -531,7 +539,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     full = np.zeros_like(x)
     full[:, act] = res.x
     W = _weights_from_columns(full, c, d, p)
-    return W, certify(prob, W), n_iter, n_newton
+    return W, certify(prob, W), n_iter, n_newton, res.status
 
 
 def _face_newton(problem, x, support, prox, pat, sign_b, out):
@@ -652,11 +660,19 @@ def solve_al(
     Returns
     -------
     Solution
-        ``weights``: the final iterate (exactly feasible up to round-off when the face
-        solve finished; ``certificate.weights`` holds the repaired ones it was
-        evaluated at); ``duals``: the AL multipliers ``(2, n, c, p)`` for the Lagrangian
-        ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``; ``status`` ``"optimal"``, ``"max_iter"`` or
-        ``"precision_limit"``; ``history`` with ``iteration``, ``time``,
+        Built by :func:`convex_relu.solution.finalize`. ``raw_weights``: the answer
+        (the face solve's, exactly feasible up to round-off, or the last AL iterate,
+        whichever has the smaller certified primal); ``weights``: those repaired onto
+        the cones, where ``objective = certificate.primal`` is measured.
+        ``duals``: the AL multipliers ``(2, n, c, p)`` for the Lagrangian
+        ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``. ``converged`` / ``status == "optimal"`` iff
+        the certified relative gap is ``<= tol`` and the relative violation of
+        ``raw_weights`` is ``<= constraint_tol``; otherwise ``"max_iter"``,
+        ``"precision_limit"``, ``"stalled"`` (neither the gap nor the violation
+        improved for 20 multiplier updates, or two face solves converged on their
+        faces without closing the certified gap), ``"non_finite"`` (overflow) and a
+        warning that gives the certified gap. ``X̃ = 0``: the zero weights, certified,
+        at once. ``history`` with ``iteration``, ``time``,
         ``objective``, ``gap`` (relative; the cheap multiplier bound during the AL,
         certified for face solves), ``violation`` (relative), ``V`` and ``delta``;
         ``info`` with ``violation``, ``absolute_violation``, ``phase`` (``"face"`` or
@@ -710,9 +726,18 @@ def solve_al(
             warm_start = warm_start.weights
         x = _columns_from_weights(prob.check_weights(warm_start, "warm_start")).astype(dt)
 
+    row_scale = float(np.linalg.norm(X64, axis=1).max()) if n else 0.0
+    if row_scale == 0.0:
+        # X̃ = 0 (no bias): every weight predicts 0 and the regulariser is least at 0,
+        # so the zero weights are optimal; the certificate proves it (M = 0)
+        return finalize(
+            prob, prob.zero_weights(), solver="al", status="optimal", tol=tol,
+            constraint_tol=constraint_tol, n_iter=0, solve_time=time.perf_counter() - t_start,
+            duals=np.zeros((2, n, c, p)),
+            info={"tol": tol, "phase": "zero_data", "dtype": dt.name},
+        )
     norm_A = operator_norm_sq(X64, M64, n_iter=15)
     norm_X = float(np.linalg.norm(X64, 2)) ** 2
-    row_scale = float(np.linalg.norm(X64, axis=1).max())
     L_loss = _LOSS_SMOOTHNESS[prob.loss] / s
     # V is measured in units of the mean squared target (DESIGN's window assumes
     # standardised targets)
@@ -739,7 +764,10 @@ def solve_al(
     last_polish_viol = np.inf
     n_polish = polish_iter = n_face_newton = 0
     best_score = np.inf
-    stall = 0
+    best_rel = best_viol = np.inf
+    stall = stall_both = 0
+    face_stalls = 0
+    best_face = None  # (certificate, weights) of the face solve with the least primal
     n_bt = 0
     eps = float(np.finfo(dt).eps)
     res = None
@@ -773,6 +801,9 @@ def solve_al(
         n_bt += res.n_backtracks
         step = res.step
         x = res.x
+        if res.status in ("non_finite", "step_underflow"):
+            status = res.status
+            break
         # cone slacks Ãx, in float64 for the multiplier step and the tests
         x64 = x.astype(np.float64)
         Z = (X64 @ x64).reshape(n, 2, c, p) * S64[:, None, None, :]
@@ -806,6 +837,9 @@ def solve_al(
         dual = _lagrangian_dual(prob, pred, Lam, X64, M64, S64)
         rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
         _record(history, total_iter, t_start, primal, rel, rel_viol, delta, V)
+        if not (np.isfinite(primal) and np.isfinite(V)):
+            status = "non_finite"
+            break
         if verbose:
             print(
                 f"[al] iter {total_iter:6d}  objective {primal:.10e}  rel. gap {rel:.3e}  "
@@ -814,7 +848,7 @@ def solve_al(
         # identify-then-solve: R-FISTA with exact projections on the AL's groups
         if polish and n_updates >= polish_after and rel_viol <= 0.3 * last_polish_viol:
             last_polish_viol = rel_viol
-            Wp, cert_p, it_p, newton_p = _polish(
+            Wp, cert_p, it_p, newton_p, face_status = _polish(
                 prob, x64, Lam.reshape(n, 2 * c * p), tol=tol,
                 max_iter=max(max_iter - total_iter, 1), check_every=check_every, newton=newton,
             )
@@ -823,7 +857,7 @@ def solve_al(
             polish_iter += it_p
             total_iter += it_p
             if cert_p is not None:
-                v_p = _relative_violation(prob, Wp, row_scale)
+                v_p = relative_violation(prob, Wp)
                 _record(history, total_iter, t_start, cert_p.primal, cert_p.relative_gap,
                         v_p, delta)
                 if verbose:
@@ -831,8 +865,20 @@ def solve_al(
                         f"[al] face solve {n_polish}: {it_p} iterations, certified rel. gap "
                         f"{cert_p.relative_gap:.3e}, violation {v_p:.1e}"
                     )
-                if cert_p.relative_gap <= tol and v_p <= constraint_tol:
+                if meets_request(cert_p, v_p, tol, constraint_tol):
                     status, cert, W_final, answer = "optimal", cert_p, Wp, "face"
+                    break
+                improved = best_face is None or cert_p.primal < best_face[0].primal - tol * abs(
+                    best_face[0].primal)
+                if best_face is None or cert_p.primal < best_face[0].primal:
+                    best_face = (cert_p, Wp)
+                # a face solve that converged on its faces (its gap and objective stopped
+                # moving) without closing the certified gap, twice and without a better
+                # objective: the dual bound limits the certificate, more AL rounds won't help
+                face_stalls = face_stalls + 1 if face_status == "stalled" and not improved else (
+                    1 if face_status == "stalled" else 0)
+                if face_stalls >= _FACE_STALLS or not np.isfinite(cert_p.primal):
+                    status = "stalled" if np.isfinite(cert_p.primal) else "non_finite"
                     break
         if rel_viol <= constraint_tol and rel <= tol and rel < 0.5 * last_certified_gap:
             cert = certify(prob, _weights_from_columns(x64, c, d, p))
@@ -849,34 +895,57 @@ def solve_al(
             if stall >= 8 and score <= 1e4 * eps:
                 status = "precision_limit"
                 break
+        if rel < 0.9 * best_rel or rel_viol < 0.9 * best_viol:
+            best_rel, best_viol = min(best_rel, rel), min(best_viol, rel_viol)
+            stall_both = 0
+        else:
+            stall_both += 1
+            if stall_both >= _AL_STALL_UPDATES:
+                # neither the gap nor the violation improved by 10 % for this many
+                # multiplier updates: the method has stopped making progress
+                status = "stalled"
+                break
         # solve the subproblem about as accurately as the constraints hold
         inner_tol = max(min(inner_tol, 0.3 * max(rel, rel_viol)), 0.1 * tol, 10 * eps)
 
-    W = _weights_from_columns(x.astype(np.float64), c, d, p) if W_final is None else W_final
-    if cert is None or status != "optimal":
-        cert = certify(prob, W)
+    if W_final is None:
+        W = _weights_from_columns(x.astype(np.float64), c, d, p)
+        if cert is None or status != "optimal":
+            cert = certify(prob, W)
+        if best_face is not None:
+            # report the better of the last AL iterate and the best face solve (every
+            # certificate is valid, so the lesser certified primal is the better point)
+            def key(cw):
+                ok = meets_request(cw[0], relative_violation(prob, cw[1]), tol, constraint_tol)
+                return (not ok, cw[0].primal)
+
+            best = min([(cert, W), best_face], key=key)
+            if best is best_face:
+                cert, W = best_face
+                answer = "face"
+    else:
+        W = W_final
     solve_time = time.perf_counter() - t_start
-    rel_viol_final = _relative_violation(prob, W, row_scale)
-    converged = status == "optimal"
-    if not converged:
-        msg = (
-            f"augmented Lagrangian stopped with status {status!r} after {n_outer} subproblems "
-            f"({total_iter} iterations): certified relative gap {cert.relative_gap:.3e} "
-            f"(tol {tol:g}), relative violation {rel_viol_final:.3e} (constraint_tol "
-            f"{constraint_tol:g})."
-        )
-        cls = ConvergenceWarning if status == "max_iter" else SolverWarning
-        warnings.warn(msg, cls, stacklevel=2)
-    return Solution(
-        problem=prob,
-        weights=W,
-        objective=prob.objective(W),
-        status=status,
+    rel_viol_final = relative_violation(prob, W)
+    hints = {
+        "max_iter": "Increase max_iter (or max_outer) or loosen tol.",
+        "precision_limit": f"The gap stopped decreasing at the rounding level of {dt.name}.",
+        "stalled": "The certified gap stopped improving (the dual bound limits it at this λ); "
+                   "more iterations would not help.",
+        "non_finite": "The iterations overflowed: rescale X and y.",
+        "step_underflow": "The line search could not find a descent step: rescale X and y.",
+    }
+    return finalize(
+        prob,
+        W,
         solver="al",
-        converged=converged,
+        status=status,
+        tol=tol,
+        constraint_tol=constraint_tol,
+        certificate=cert,
+        hint=hints.get(status, ""),
         n_iter=total_iter,
         solve_time=solve_time,
-        certificate=cert,
         history=history,
         duals=np.ascontiguousarray(Lam.transpose(1, 0, 2, 3)),
         info={
@@ -895,14 +964,6 @@ def solve_al(
             "dtype": dt.name,
         },
     )
-
-
-def _relative_violation(problem, W, row_scale):
-    """Cone violation relative to ``max_j ‖x̃_j‖ · max_g ‖W_g‖`` (module docstring)."""
-    wmax = float(np.linalg.norm(W, axis=-2).max()) if W.size else 0.0
-    if wmax == 0.0:
-        return 0.0
-    return problem.cone_violation(W) / (row_scale * wmax)
 
 
 def _record(history, it, t_start, obj, gap, viol, delta, V=np.nan):

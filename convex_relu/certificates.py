@@ -22,6 +22,21 @@ The outputs of a multi-output (one-vs-all) problem decouple: both ``ℓ*`` and t
 constraints separate over outputs, so each output ``k`` gets its own scaling
 ``γ_k ∈ [0, λ/M_k]`` with ``M_k`` its largest constraint value.
 
+Where the scaled point is poor, other provably feasible points are used:
+
+- ``λ = 0``: the feasible set is ``{z : Aᵀz = 0}``; ``z = β P_N∇ℓ`` with ``P_N`` the
+  projector onto a numerically *verified* basis of ``null(Aᵀ)``, and the trivial
+  bound 0 (with its reason in ``Certificate.dual_note``) when that null space is
+  trivial, the gradient has no component in it above round-off, or the residual
+  ``‖Aᵀz‖`` exceeds round-off;
+- small ``λ`` (the scaled point capped far below ``γ = 1``): the combination
+  ``a·P_N∇ℓ + b·(I − P_N)∇ℓ``, feasible by the sublinearity of the constraints
+  evaluated at the computed values (:func:`_null_space_candidate`).
+
+A final guard in :func:`certify` never lets the dual exceed the primal by more than
+:func:`dual_roundoff`; if it would, the plain scaled bound (or 0) is used and
+``dual_note`` says so.
+
 A C-ReLU primal value needs feasible weights. Weights that violate a cone
 constraint (an iterate of a first-order method, an interior-point solution with
 round-off) are first *repaired* without changing their predictions; see
@@ -37,7 +52,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import xlogy
 
 from .cones import max_cone_projection_norm, project_columns
-from .operators import adjoint
+from .operators import adjoint, forward
 
 __all__ = [
     "Certificate",
@@ -46,6 +61,8 @@ __all__ = [
     "certify_network",
     "dual_bound",
     "dual_constraint_values",
+    "dual_roundoff",
+    "null_space_dual",
     "gated_dual_bound",
     "repair_weights",
     "network_patterns",
@@ -83,11 +100,12 @@ class Certificate:
         ``"gated_relu"`` or ``"relu"``.
     dual_scale : ndarray (c,)
         The scalings ``γ_k`` with ``z_{:,k} = γ_k ∇ℓ(Ŷ)_{:,k}`` (at ``λ = 0``: ``β_k``
-        with ``z_{:,k} = β_k P_N ∇ℓ(Ŷ)_{:,k}``).
+        with ``z_{:,k} = β_k P_N ∇ℓ(Ŷ)_{:,k}``; for the null-space combination of
+        small ``λ``, the coefficient ``b_k`` of ``(I − P_N)∇ℓ``, see ``dual_note``).
     max_constraint : ndarray (c,)
         ``M_k``: the largest dual-constraint value of ``∇ℓ(Ŷ)_{:,k}`` (an upper bound,
-        tight where ``exact``). At ``λ = 0``: that of ``z_{:,k}`` itself, the
-        round-off left in ``Aᵀz = 0`` (about ``1e-16·‖A‖·‖z‖``).
+        tight where ``exact``). At ``λ = 0``: ``max_i ‖(Aᵀz_{:,k})_i‖`` of ``z`` itself,
+        the round-off left in ``Aᵀz = 0`` (about ``1e-16·‖A‖·‖z‖``).
     exact : bool
         Whether every cone projection behind ``max_constraint`` finished exactly.
         The certificate is valid either way; inexact only means conservative.
@@ -96,6 +114,11 @@ class Certificate:
     predictions_preserved : bool
         ``False`` only when the repair could not keep the predictions (a gate not
         strictly inside its cone) and fell back to projecting ``v`` and ``w``.
+    dual_note : str
+        How the dual point was built when it is not the plain scaled gradient
+        (empty otherwise): at ``λ = 0`` the null-space point and its residual, or the
+        trivial bound 0 and why; at small ``λ`` the null-space combination; and any
+        fallback of the final guard (``dual`` above ``primal`` beyond round-off).
     """
 
     primal: float
@@ -113,6 +136,7 @@ class Certificate:
     exact: bool = True
     residual_violation: float = 0.0
     predictions_preserved: bool = True
+    dual_note: str = ""
 
     def to_dict(self):
         return {
@@ -127,6 +151,7 @@ class Certificate:
             "exact": self.exact,
             "residual_violation": self.residual_violation,
             "predictions_preserved": self.predictions_preserved,
+            "dual_note": self.dual_note,
         }
 
 
@@ -205,64 +230,473 @@ def _max_constraints(problem, G):
     return M, exact
 
 
-#: λ = 0: the null space of ``Aᵀ`` is found from the ``n × n`` kernel up to this ``n``
-#: (an eigendecomposition), beyond it the old scaling (bound 0) is kept.
+#: The null space of ``Aᵀ`` is computed only up to this ``n`` (an SVD of the explicit
+#: ``A`` when ``p·d̃ <= n``, else an eigendecomposition of the ``n × n`` kernel
+#: ``AAᵀ``); beyond it ``λ = 0`` gets the trivial bound 0.
 NULL_SPACE_MAX_N = 4000
 
+#: ``λ > 0``: the basis is computed *for* a certificate only when this is cheap
+#: (``p·d̃ < n`` and ``n·(p·d̃)²`` below this many flops, a fraction of a second);
+#: a basis already cached on the problem (from a ``λ = 0`` certificate, or any
+#: earlier one) is always used.
+NULL_SPACE_MAX_FLOPS = 1e9
 
-def _range_basis(problem):
-    """Orthonormal basis of ``range(A)``, ``A = [D_1X̃ … D_pX̃]`` (cached on the problem).
+#: ``λ = 0`` with ``p·d̃ > n``: the explicit SVD of ``A`` (accurate) is used while
+#: ``n²·p·d̃`` stays below this many flops; beyond it the ``n × n`` kernel route.
+EXPLICIT_SVD_MAX_FLOPS = 2e9
 
-    ``AAᵀ = Σ_i D_iX̃X̃ᵀD_i = (X̃X̃ᵀ) ∘ (MMᵀ)`` (Hadamard product) is ``n × n``; its
-    eigenvectors with eigenvalues above ``n·ε·max`` span ``range(A)``.
+_EPS = np.finfo(float).eps
+
+#: The explicit ``n × p·d̃`` operator is formed for an SVD only up to this many entries
+#: (128 MB) when ``p·d̃ > n``.
+_EXPLICIT_MAX_ENTRIES = 1 << 24
+
+#: Budget (flops) for checking the candidate null directions of the eigendecomposition
+#: route with the adjoint (``k·n·p·d̃``).
+_VERIFY_MAX_FLOPS = 8e10
+
+
+@dataclass
+class _NullSpace:
+    """A numerical basis of ``null(Aᵀ)``, ``A = [D_1X̃ … D_pX̃]`` (``n × p·d̃``).
+
+    ``kind == "range"``: ``basis`` is an orthonormal basis ``Q`` of ``range(A)`` and
+    ``P_N g = g − QQᵀg`` (applied twice: the second pass removes the round-off
+    range component the first leaves, so ``P_N g`` is a null vector to working
+    precision even when it is tiny). ``kind == "null"``: ``basis`` is an orthonormal
+    ``N`` with ``P_N g = NNᵀg``.
+
+    ``cut`` is the singular-value threshold ``max(n, p·d̃)·ε·σ_max`` (numpy's
+    ``matrix_rank`` and ``lstsq`` default): directions of ``A`` with a larger singular
+    value count as range. Keeping a borderline direction in the range can only
+    *lower* the bound ``D = ‖P_N y‖²/(2s)``, so the conservative side is the range.
+    ``verified``: every null direction was checked by computing ``‖Aᵀv‖ <= cut``
+    directly (not through the squared kernel).
     """
-    basis = getattr(problem, "_range_basis_cache", None)
-    if basis is None:
-        Xt, M = problem.X_tilde, problem.masks
+
+    kind: str
+    basis: np.ndarray
+    rank: int
+    n: int
+    cut: float
+    a_fro: float
+    verified: bool = True
+
+    @property
+    def dim(self):
+        """Dimension of the numerical null space ``n − rank``."""
+        return self.n - self.rank
+
+    def project(self, G):
+        """``P_N G`` for ``G`` of shape ``(n, c)``."""
+        B = self.basis
+        if self.kind == "null":
+            return B @ (B.T @ G)
+        Z = G - B @ (B.T @ G)
+        return Z - B @ (B.T @ Z)
+
+
+def _explicit_operator(Xt, M):
+    """``A = [D_1X̃ … D_pX̃]`` as an ``n × (p·d̃)`` array (small problems only)."""
+    return (M[:, :, None] * Xt[:, None, :]).reshape(Xt.shape[0], -1)
+
+
+def _adjoint_rows(Xt, M, V, chunk_floats=1 << 22):
+    """``(AᵀV)ᵀ`` of shape ``(k, p·d̃)`` for ``V`` of shape ``(n, k)``, in chunks of columns."""
+    n, k = V.shape
+    width = Xt.shape[1] * M.shape[1]
+    out = np.empty((k, width))
+    step = max(1, chunk_floats // max(width, 1))
+    for a in range(0, k, step):
+        out[a:a + step] = adjoint(Xt, M, V[:, a:a + step]).reshape(-1, width)
+    return out
+
+
+def _pow2_scale(X):
+    """The power of two nearest ``max|X|`` (1 for zero or non-finite ``X``)."""
+    top = float(np.abs(X).max()) if X.size else 0.0
+    if not (np.isfinite(top) and top > 0):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.round(np.log2(top)))))
+
+
+def _null_space(problem, *, build=True):
+    """The cached :class:`_NullSpace` of the problem, computed on first use.
+
+    Returns ``None`` when ``n > NULL_SPACE_MAX_N`` or when it is not cached and
+    ``build`` is false. Cost, once per problem (the cache is shared by
+    :meth:`with_lam` copies):
+
+    - ``p·d̃ <= n``, or ``p·d̃ > n`` with ``n²·p·d̃ <= EXPLICIT_SVD_MAX_FLOPS`` and
+      ``A`` under 128 MB: an SVD of the explicit ``A`` (accurate);
+    - otherwise an ``n × n`` eigendecomposition of ``AAᵀ = (X̃X̃ᵀ) ∘ (MMᵀ)`` whose
+      small-eigenvalue directions ``V₀`` are then checked by an SVD of ``V₀ᵀA``
+      computed with the adjoint (``O(k·n·p·d̃)``, ``k = dim V₀``). Only directions
+      with ``‖Aᵀv‖ <= cut`` *as computed from A* enter the null basis. The
+      eigenvalues of ``AAᵀ`` carry an absolute error ``~n·ε·σ_max²`` (it squares the
+      condition number), so its eigenvectors are null vectors only to about
+      ``√ε·σ_max``: a true null space can fail the check and be counted as range,
+      which only lowers the bound (to 0 at worst), never raises it.
+    """
+    cached = getattr(problem, "_range_basis_cache", None)
+    if isinstance(cached, _NullSpace):
+        return cached
+    n = problem.n
+    if n > NULL_SPACE_MAX_N or not build:
+        return None
+    width = problem.d * problem.p
+    # null(Aᵀ) does not change when X̃ is scaled: work with X̃/a (a a power of two,
+    # exact) so that X̃X̃ᵀ and the SVD neither overflow nor underflow, and carry
+    # the scale back into the thresholds
+    scale = _pow2_scale(problem.X_tilde)
+    Xt, M = problem.X_tilde / scale, problem.masks
+    # ‖A‖_F² = Σ_j ‖x̃_j‖²·(number of patterns active on row j)
+    a_fro = float(np.sqrt(np.sum(np.sum(Xt * Xt, axis=1) * M.sum(axis=1))))
+    tiny = np.finfo(float).tiny
+    if width <= n or (n * width <= _EXPLICIT_MAX_ENTRIES and n * n * float(width) <= EXPLICIT_SVD_MAX_FLOPS):
+        # accurate: singular values of A itself, good to ε·σ_max
+        U, sv, _ = np.linalg.svd(_explicit_operator(Xt, M), full_matrices=False)
+        cut = max(n, width) * _EPS * (float(sv[0]) if sv.size else 0.0)
+        rank = int(np.sum(sv > max(cut, tiny)))
+        if width <= n:
+            ns = _NullSpace("range", np.ascontiguousarray(U[:, :rank]), rank, n, cut, a_fro)
+        else:  # U is n × n: its trailing columns span null(Aᵀ)
+            ns = _NullSpace("null", np.ascontiguousarray(U[:, rank:]), rank, n, cut, a_fro)
+    else:
         K = (Xt @ Xt.T) * (M @ M.T)
         w, V = np.linalg.eigh(K)
-        keep = w > K.shape[0] * np.finfo(float).eps * max(float(w[-1]), np.finfo(float).tiny)
-        basis = np.ascontiguousarray(V[:, keep])
-        problem._range_basis_cache = basis
-    return basis
+        wmax = max(float(w[-1]), 0.0)
+        cut = max(n, width) * _EPS * np.sqrt(wmax)
+        # Candidates for null(Aᵀ), resolved below by an SVD of V₀ᵀA computed with the
+        # adjoint (not through the squared kernel). A computed eigenvector leaks
+        # ~ε·wmax/w_j into each direction j of eigenvalue w_j (Davis–Kahan), which
+        # adds ε·wmax/σ_j to ‖Aᵀv‖; so every direction with σ_j < 10·σ_max/n, i.e.
+        # w_j < 100·wmax/n², must be inside V₀ for the check ‖Aᵀv‖ <= cut to pass
+        # on true null vectors. With fewer (budget), true null directions may fail
+        # the check and count as range: conservative.
+        must = w <= 100.0 * n * _EPS * wmax  # eigenvalues indistinguishable from 0
+        want = w <= max(100.0 * wmax / (n * n), 100.0 * n * _EPS * wmax)
+        k_max = int(_VERIFY_MAX_FLOPS // max(n * float(width), 1.0))
+        k_must, k_want = int(must.sum()), int(want.sum())
+        if k_must == 0:
+            ns = _NullSpace("null", np.zeros((n, 0)), n, n, cut, a_fro)
+        elif k_must > k_max:
+            # too many candidates to check: an eigenvector of AAᵀ is a null vector only
+            # to ~√ε·σ_max, which can lift D above p* by round-off; use none (rank n,
+            # the trivial bound) rather than unchecked ones
+            ns = _NullSpace("null", np.zeros((n, 0)), n, n, cut, a_fro, verified=False)
+        else:
+            V0 = V[:, : min(k_want, k_max)]  # eigh sorts ascending
+            B = _adjoint_rows(Xt, M, V0)  # (k, p·d̃): row j is (Aᵀv_j)ᵀ
+            W, S, _ = np.linalg.svd(B, full_matrices=False)  # ‖Aᵀ(V₀W_j)‖ = S_j
+            null = S <= max(cut, tiny) if wmax > 0 else np.ones(S.size, bool)
+            N = np.ascontiguousarray(V0 @ W[:, null])
+            ns = _NullSpace("null", N, n - N.shape[1], n, cut, a_fro)
+    ns.cut *= scale
+    ns.a_fro *= scale
+    problem._range_basis_cache = ns
+    return ns
 
 
-def _null_space_dual(problem, grad):
-    """``λ = 0``: the best ``z = β_k P_N ∇ℓ`` with ``P_N`` the projector onto ``null(Aᵀ)``.
+def _residual_tol(ns, z_norm):
+    """Largest ``‖Aᵀz‖_F`` accepted as round-off for a null vector ``z`` of norm ``z_norm``.
 
-    With ``λ = 0`` the dual feasible set is ``{z : Aᵀz = 0}`` (and, for C-ReLU, any
-    such ``z`` is feasible with zero cone multipliers), so the scaling of
-    :func:`_scaled_dual_value` can only return ``z = 0``. Projecting the gradient
-    onto ``null(Aᵀ)`` instead gives the exact optimal dual point for the squared
-    loss at the optimum (``z* = −P_N Y / s`` and ``D = ‖P_N Y‖²/(2s) = p*``).
-    ``Aᵀz`` is zero only up to round-off; the certificate reports its size in
-    ``max_constraint``. Returns ``(D, z, β)`` or ``None`` when ``n`` is too large.
+    A verified null direction has ``‖Aᵀv‖ <= cut``; evaluating ``Aᵀz`` in floating
+    point adds about ``ε·‖A‖_F·‖z‖`` per entry. Ten times the larger of the two.
     """
-    if problem.n > NULL_SPACE_MAX_N:
-        return None
-    Q = _range_basis(problem)
-    zn = grad - Q @ (Q.T @ grad)
-    if problem.loss == "squared":
-        # the closed-form best scaling, uncapped (max_norm 0: no constraint to respect)
-        return _scaled_dual_value(problem, zn, 0.0)
-    c = grad.shape[1]
-    beta = np.zeros(c)
-    m0 = -problem.s * problem.Y * zn
+    return 10.0 * max(ns.cut, max(ns.n, 1) * _EPS * ns.a_fro) * z_norm
+
+
+# -- best dual value on the family z = a·z_n + b·z_r ---------------------------
+
+
+def _squared_pair(zn, zr, y, s, amax, bmax):
+    """``max −⟨z, y⟩ − (s/2)‖z‖²`` over ``z = a·zn + b·zr``, ``|a| <= amax(b)``, ``0 <= b <= bmax``.
+
+    ``amax(b) = amax[0] − amax[1]·b`` (``amax[0] = inf``: ``a`` free). Only five inner
+    products are needed; the inner maximum over ``a`` is a clipped closed form and
+    the outer function of ``b`` is concave (partial maximum of a jointly concave
+    function over a convex set), maximised by a bounded scalar search.
+    Returns ``(a, b)``.
+    """
+    cn, cr = -float(zn @ y), -float(zr @ y)
+    nn, nr, rr = s * float(zn @ zn), s * float(zn @ zr), s * float(zr @ zr)
+
+    def best_a(b):
+        if nn <= 0.0:
+            return 0.0
+        a = (cn - nr * b) / nn
+        lim = max(amax[0] - amax[1] * b, 0.0)
+        return float(np.clip(a, -lim, lim)) if np.isfinite(lim) else a
+
+    def value(a, b):
+        return cn * a + cr * b - 0.5 * (nn * a * a + 2.0 * nr * a * b + rr * b * b)
+
+    if bmax <= 0.0:
+        return best_a(0.0), 0.0
+    res = minimize_scalar(lambda b: -value(best_a(b), b), bounds=(0.0, bmax), method="bounded",
+                          options={"xatol": 1e-13 * bmax})
+    cands = [0.0, bmax] + ([float(res.x)] if res.success else [])
+    b = max(cands, key=lambda t: value(best_a(t), t))
+    return best_a(b), b
+
+
+def _entropy_sum(mu):
+    mu = np.clip(mu, 0.0, 1.0)
+    return float((xlogy(mu, mu) + xlogy(1.0 - mu, 1.0 - mu)).sum())
+
+
+def _a_interval(mn, mr, b, lim):
+    """``{a : 0 <= a·mn + b·mr <= 1} ∩ [−lim, lim]`` as ``(lo, hi)``; ``lo > hi`` when empty."""
+    base = b * mr
+    if np.any((mn == 0) & ((base < 0) | (base > 1))):
+        return 1.0, -1.0
+    pos, neg = mn > 0, mn < 0
+    lo, hi = -lim, lim
+    if pos.any():
+        lo = max(lo, float(np.max(-base[pos] / mn[pos])))
+        hi = min(hi, float(np.min((1.0 - base[pos]) / mn[pos])))
+    if neg.any():
+        lo = max(lo, float(np.max((1.0 - base[neg]) / mn[neg])))
+        hi = min(hi, float(np.min(-base[neg] / mn[neg])))
+    return lo, hi
+
+
+def _logistic_pair(mn, mr, s, amax, bmax):
+    """Logistic version of :func:`_squared_pair` in terms of ``μ = −sY z = a·mn + b·mr``.
+
+    Maximises ``−(1/s) Σ h(μ_j)`` with ``μ ∈ [0, 1]`` (the conjugate's domain).
+    ``(a, b) = (0, 0)`` is always feasible, so the set of feasible ``b`` is an
+    interval ``[0, b_hi]``, found by bisection. Returns ``(a, b)``.
+    """
+
+    def lim(b):
+        return max(amax[0] - amax[1] * b, 0.0) if np.isfinite(amax[0]) else np.inf
+
+    def inner(b):
+        lo, hi = _a_interval(mn, mr, b, lim(b))
+        if lo > hi:
+            return None, np.inf
+        if not np.any(mn != 0):
+            return 0.0, _entropy_sum(b * mr)
+        lo_f, hi_f = lo, hi
+        if not np.isfinite(lo_f) or not np.isfinite(hi_f):  # cannot happen with mn != 0
+            return 0.0, _entropy_sum(b * mr)
+        f = lambda a: _entropy_sum(a * mn + b * mr)
+        best = min((lo_f, hi_f, 0.0 if lo_f <= 0.0 <= hi_f else lo_f), key=f)
+        if hi_f > lo_f:
+            r = minimize_scalar(f, bounds=(lo_f, hi_f), method="bounded",
+                                options={"xatol": 1e-13 * max(hi_f - lo_f, 1e-300)})
+            if r.success and r.fun < f(best):
+                best = float(r.x)
+        return best, f(best)
+
+    b_hi = bmax
+    if inner(b_hi)[0] is None:
+        lo_b, hi_b = 0.0, bmax
+        for _ in range(60):
+            mid = 0.5 * (lo_b + hi_b)
+            lo_b, hi_b = (mid, hi_b) if inner(mid)[0] is not None else (lo_b, mid)
+        b_hi = lo_b
+    if b_hi <= 0.0:
+        a, _ = inner(0.0)
+        return (a if a is not None else 0.0), 0.0
+    res = minimize_scalar(lambda b: inner(b)[1], bounds=(0.0, b_hi), method="bounded",
+                          options={"xatol": 1e-13 * b_hi})
+    cands = [0.0, b_hi] + ([float(res.x)] if res.success else [])
+    b = min(cands, key=lambda t: inner(t)[1])
+    a, _ = inner(b)
+    return (a if a is not None else 0.0), b
+
+
+def _pair_dual(problem, zn, zr, amax, bmax):
+    """Best ``z_{:,k} = a_k zn_{:,k} + b_k zr_{:,k}`` per output; ``amax``, ``bmax`` per output.
+
+    Returns ``(D, z, a, b)``.
+    """
+    c = zn.shape[1]
+    a, b = np.zeros(c), np.zeros(c)
     for k in range(c):
-        # μ = β m0 must lie in [0, 1]: only possible when m0 >= 0
-        if np.all(m0[:, k] >= 0) and m0[:, k].max() > 0:
-            beta[k] = _logistic_output_dual(m0[:, k], problem.s, 1.0 / m0[:, k].max())
-    z = zn * beta[None, :]
-    return -problem.loss_conjugate(z), z, beta
+        if problem.loss == "squared":
+            a[k], b[k] = _squared_pair(zn[:, k], zr[:, k], problem.Y[:, k], problem.s, amax[k], bmax[k])
+        else:
+            y = problem.Y[:, k]
+            a[k], b[k] = _logistic_pair(-problem.s * y * zn[:, k], -problem.s * y * zr[:, k],
+                                        problem.s, amax[k], bmax[k])
+    z = zn * a[None, :] + zr * b[None, :]
+    return -problem.loss_conjugate(z), z, a, b
+
+
+def _group_max(G):
+    """``max_i ‖G_{k,:,i}‖`` per output: an upper bound on every dual-constraint value."""
+    return np.linalg.norm(G, axis=1).max(axis=1) if G.size else np.zeros(G.shape[0])
+
+
+def _lam_zero_dual(problem, grad):
+    """``λ = 0``: the dual feasible set is ``{z : Aᵀz = 0}``; the best ``z = β P_N ∇ℓ``.
+
+    (For C-ReLU too: any such ``z`` is feasible with zero cone multipliers.) For the
+    squared loss at any weights ``P_N ∇ℓ = −P_N Y/s``, so ``D = ‖P_N Y‖²/(2s) = p*``.
+    Built to be valid by construction:
+
+    - no null space (``rank A = n``, the usual case when ``p·d̃ >= n``): the trivial
+      bound ``D = 0 <= p*`` (both losses are non-negative), with the reason;
+    - otherwise ``P_N ∇ℓ`` from the verified basis; an output whose projection is at
+      round-off level relative to ``∇ℓ`` gets ``β = 0`` (scaling round-off up is how
+      a bound above ``p*`` arises), and a dual point whose computed residual
+      ``‖Aᵀz‖`` exceeds round-off (:func:`_residual_tol`) is rejected.
+
+    Returns ``(D, z, β, M, note)`` with ``M_k = max_i ‖(Aᵀz)_{k,i}‖`` (the residual).
+    """
+    c = grad.shape[1]
+    zero = (0.0, np.zeros_like(grad), np.zeros(c), np.zeros(c))
+    ns = _null_space(problem)
+    if ns is None:
+        return (*zero, f"λ = 0: trivial bound 0 (n = {problem.n} > NULL_SPACE_MAX_N = "
+                       f"{NULL_SPACE_MAX_N}: null(Aᵀ) not computed)")
+    if ns.dim == 0:
+        why = (f"null(Aᵀ) numerically trivial: rank A = n = {ns.n}" if ns.verified else
+               "the candidate null directions of AAᵀ are too many to verify at this size")
+        return (*zero, f"λ = 0: trivial bound 0 ({why})")
+    zn = ns.project(grad)
+    gnorm = np.linalg.norm(grad, axis=0)
+    znorm = np.linalg.norm(zn, axis=0)
+    live = znorm > 10.0 * max(problem.n, 1) * _EPS * gnorm
+    zn = zn * live[None, :]
+    inf2 = np.full((c, 2), [np.inf, 0.0])
+    dual, z, beta, _ = _pair_dual(problem, zn, np.zeros_like(zn), inf2, np.zeros(c))
+    G = adjoint(problem.X_tilde, problem.masks, z)
+    res = np.sqrt(np.sum(G * G, axis=(1, 2)))
+    bad = ~(res <= _residual_tol(ns, np.linalg.norm(z, axis=0)))  # NaN counts as bad
+    if bad.any():
+        beta[bad] = 0.0
+        z[:, bad] = 0.0
+        dual = -problem.loss_conjugate(z)
+        G = adjoint(problem.X_tilde, problem.masks, z)
+    M = _group_max(G)
+    parts = [f"λ = 0: dual point in null(Aᵀ) (dim {ns.dim}, rank A = {ns.rank}) up to round-off "
+             f"residual ‖Aᵀz‖ = {float(np.sqrt(np.sum(G * G))):.1e}"]
+    if (~live).any():
+        parts.append(f"outputs {np.flatnonzero(~live).tolist()}: gradient has no component in "
+                     "null(Aᵀ) above round-off, trivial bound 0")
+    if bad.any():
+        parts.append(f"outputs {np.flatnonzero(bad).tolist()}: residual above round-off, "
+                     "rejected, trivial bound 0")
+    return dual, z, beta, M, "; ".join(parts)
+
+
+def _null_space_candidate(problem, grad, M_g):
+    """``λ > 0``: the best ``z = a·P_N∇ℓ + b·(I − P_N)∇ℓ`` that is provably feasible.
+
+    With ``z_n = P_N∇ℓ`` and ``z_r = ∇ℓ − z_n``, each constraint value is a
+    support function (a norm, or ``‖Π_K(·)‖ = sup_{u∈K, ‖u‖<=1}⟨·, u⟩``), hence
+    sublinear, so for every group
+
+        value(a z_n + b z_r) <= |a|·M_n + |b|·(M_g + M_n),
+
+    with ``M_n = max_i ‖(Aᵀz_n)_i‖`` *as computed* (round-off small: ``z_n`` is a
+    null vector) and ``M_g`` the gradient's own maximum. Keeping that bound ``<= λ``
+    makes ``z`` feasible as evaluated, so the bound is rigorous at any ``λ > 0``.
+    At small ``λ`` an inexact solution has ``M_g ≫ λ``: the scaled point ``γ∇ℓ`` is
+    then ~0 (gap ≈ 100 %), while ``a ≈ 1`` keeps the null component, which carries
+    nearly all of the dual optimum. Returns ``(D, z, b, note)`` or ``None``.
+    """
+    ns = _null_space(problem, build=False)
+    if ns is None:
+        width = problem.d * problem.p
+        if width >= problem.n or problem.n * float(width) ** 2 > NULL_SPACE_MAX_FLOPS:
+            return None
+        ns = _null_space(problem)
+        if ns is None:
+            return None
+    if ns.dim == 0:
+        return None
+    zn = ns.project(grad)
+    gnorm = np.linalg.norm(grad, axis=0)
+    live = np.linalg.norm(zn, axis=0) > 10.0 * max(problem.n, 1) * _EPS * gnorm
+    if not live.any():
+        return None
+    zn = zn * live[None, :]
+    zr = grad - zn
+    M_n = _group_max(adjoint(problem.X_tilde, problem.masks, zn))
+    M_r = np.asarray(M_g, dtype=float) + M_n
+    lam = problem.lam
+    with np.errstate(divide="ignore"):
+        amax = np.stack([np.where(M_n > 0, lam / np.where(M_n > 0, M_n, 1.0), np.inf),
+                         np.where(M_n > 0, M_r / np.where(M_n > 0, M_n, 1.0), 0.0)], axis=1)
+        bmax = np.where(M_r > 0, lam / np.where(M_r > 0, M_r, 1.0), 0.0)
+    if problem.loss == "logistic":
+        bmax = np.minimum(bmax, 1.0)
+    dual, z, a, b = _pair_dual(problem, zn, zr, amax, bmax)
+    # the computed (a, b) must satisfy the bound as evaluated: shrink by round-off if not
+    used = np.abs(a) * M_n + np.abs(b) * M_r
+    over = used > lam
+    if over.any():
+        f = np.where(over, lam / np.where(over, used, 1.0) * (1.0 - 4 * _EPS), 1.0)
+        a, b = a * f, b * f
+        z = zn * a[None, :] + zr * b[None, :]
+        dual = -problem.loss_conjugate(z)
+    note = (f"null-space dual point (dim null(Aᵀ) = {ns.dim}): z = a·P_N∇ℓ + b·(I − P_N)∇ℓ, "
+            f"a = {np.array2string(a, precision=3)}, b = {np.array2string(b, precision=3)}, "
+            f"constraint bound {np.array2string(np.abs(a) * M_n + np.abs(b) * M_r, precision=3)} <= λ")
+    return dual, z, b, note
+
+
+def null_space_dual(problem, grad, max_norm):
+    """The small-``λ`` dual candidate for a solver's own stopping test (``λ > 0``).
+
+    ``grad = ∇ℓ(pred)`` and ``max_norm`` its largest dual-constraint value per output
+    (an upper bound; for C-ReLU the cone-projection norm). Returns ``(D, z)`` with
+    ``D <= p*`` from :func:`_null_space_candidate`, or ``None`` when it does not
+    apply (``λ = 0``, ``n > NULL_SPACE_MAX_N``, no cached basis and ``p·d̃ >= n`` or
+    too costly, or ``null(Aᵀ)`` trivial). Worth calling only when the scaled bound
+    is capped (``max_norm > λ``) and below ``ℓ(pred)``; :func:`certify` does so.
+    The first call may build the basis (cached on ``problem``); later calls cost a
+    projection and one adjoint pass.
+    """
+    if problem.lam <= 0:
+        return None
+    found = _null_space_candidate(problem, np.asarray(grad, dtype=float),
+                                  np.broadcast_to(np.asarray(max_norm, dtype=float), (problem.c,)))
+    if found is None or not np.isfinite(found[0]):
+        return None
+    return found[0], found[1]
+
+
+def _dual_bound(problem, pred):
+    """:func:`dual_bound` plus a note on how the dual point was built (``Certificate.dual_note``)."""
+    grad = problem.loss_grad(pred)
+    if problem.lam == 0:
+        dual, z, gamma, M, note = _lam_zero_dual(problem, grad)
+        return dual, z, gamma, M, True, note
+    G = adjoint(problem.X_tilde, problem.masks, grad)
+    M, exact = _max_constraints(problem, G)
+    dual, z, gamma = _scaled_dual_value(problem, grad, M)
+    note = ""
+    lam = problem.lam
+    # When to try the null-space candidate (its cost is an extra projection and
+    # adjoint pass, plus a one-off basis): only when the scaled point is capped
+    # (M_k > λ for some output) and it can be beaten at all. The candidate's value
+    # is at most about p*(0) <= ℓ(pred), so D >= ℓ(pred) rules it out. At an
+    # ordinary λ near the optimum D ≈ ℓ(pred) + λR(u) > ℓ(pred): never tried there.
+    # It pays off at small λ, where an inexact solution has M_k ≫ λ and γ∇ℓ ≈ 0.
+    if (np.any(M > lam) and problem.n <= NULL_SPACE_MAX_N
+            and dual < problem.loss_value(pred)):
+        found = _null_space_candidate(problem, grad, M)
+        if found is not None and np.isfinite(found[0]) and found[0] > dual:
+            dual, z, gamma, note = found
+    return dual, z, gamma, M, exact, note
 
 
 def dual_bound(problem, pred):
     """Dual lower bound ``D(z) <= p*`` from training predictions ``pred`` of shape ``(n, c)``.
 
-    ``z_{:,k} = γ_k ∇ℓ(pred)_{:,k}`` with ``γ_k`` the best feasible scaling (at
-    ``λ = 0``: ``z`` from the projection of ``∇ℓ`` onto ``null(Aᵀ)``, see
-    :func:`_null_space_dual`, for ``n <= NULL_SPACE_MAX_N``). Costs
-    one adjoint pass, plus, for C-ReLU, the largest cone-projection norm per output
+    ``λ > 0``: ``z_{:,k} = γ_k ∇ℓ(pred)_{:,k}`` with ``γ_k`` the best feasible
+    scaling; when that point is capped (``M_k > λ``) and could be beaten (``D <
+    ℓ(pred)``, typical of small ``λ``), also the null-space combination of :func:`_null_space_candidate` (only for ``n <=
+    NULL_SPACE_MAX_N`` with a cheap or cached basis), keeping the better.
+    ``λ = 0``: :func:`_lam_zero_dual`. Costs one adjoint pass, plus, for C-ReLU, the
+    largest cone-projection norm per output
     (:func:`convex_relu.cones.max_cone_projection_norm`).
 
     Returns
@@ -273,17 +707,7 @@ def dual_bound(problem, pred):
     M : ndarray (c,)
     exact : bool
     """
-    grad = problem.loss_grad(pred)
-    if problem.lam == 0:
-        found = _null_space_dual(problem, grad)
-        if found is not None:
-            dual, z, gamma = found
-            G = adjoint(problem.X_tilde, problem.masks, z)
-            M, exact = _max_constraints(problem, G)
-            return dual, z, gamma, M, exact
-    G = adjoint(problem.X_tilde, problem.masks, grad)
-    M, exact = _max_constraints(problem, G)
-    dual, z, gamma = _scaled_dual_value(problem, grad, M)
+    dual, z, gamma, M, exact, _ = _dual_bound(problem, pred)
     return dual, z, gamma, M, exact
 
 
@@ -456,7 +880,51 @@ def certify(problem, weights):
     ``2cp`` cone-projection norms, found by a batched NNLS that stops every column
     as soon as it provably cannot be the largest.
     """
+    _check_problem(problem)
     W = problem.check_weights(weights)
+    inner, scaling = problem.normalized()
+    if scaling.is_identity:
+        return _certify(problem, W)
+    # certify in normalised units (data of magnitude ~1: no overflow or underflow in
+    # the Gram matrices and projections), then report in the user's units
+    return _certificate_to_user(_certify(inner, scaling.weights_to_inner(W)), scaling)
+
+
+def _check_problem(problem, name="problem"):
+    from ._validation import InputTypeError
+
+    if getattr(problem, "formulation", None) not in ("relu", "gated_relu") or not hasattr(
+        problem, "check_weights"
+    ):
+        raise InputTypeError(
+            f"{name} must be a GatedReLUProblem or ReLUProblem (from make_problem); "
+            f"got {type(problem).__name__}."
+        )
+
+
+def _certificate_to_user(cert, sc):
+    """A certificate of the normalised problem in the user's units (see :class:`Scaling`).
+
+    Values (primal, dual, gap) scale by ``b²``, dual points and cone slacks by ``b``,
+    weights by ``b/a``, dual-constraint values by ``a·b`` (like ``λ``); ratios
+    (relative gap, the scalings ``γ``) are unit-free.
+    """
+    v = sc.value_to_user
+    out = {f: getattr(cert, f) for f in cert.__dataclass_fields__}
+    out.update(
+        primal=v(cert.primal), dual=v(cert.dual), gap=v(cert.gap),
+        dual_point=sc.dual_point_to_user(cert.dual_point),
+        violation=cert.violation * sc.b,
+        residual_violation=cert.residual_violation * sc.b,
+        repair_size=cert.repair_size * (sc.b / sc.a),
+        weights=None if cert.weights is None else sc.weights_to_user(cert.weights),
+        max_constraint=None if cert.max_constraint is None else cert.max_constraint * (sc.a * sc.b),
+    )
+    return type(cert)(**out)
+
+
+def _certify(problem, W):
+    """:func:`certify` on checked weights, in the problem's own units."""
     violation, repaired, repair_size = 0.0, False, 0.0
     residual, preserved = 0.0, True
     if problem.formulation == "relu":
@@ -467,7 +935,25 @@ def certify(problem, weights):
             residual, preserved = info["residual_violation"], info["predictions_preserved"]
     pred = problem.predict(W)
     primal = problem.loss_value(pred) + problem.regularizer(W)
-    dual, z, gamma, M, exact = dual_bound(problem, pred)
+    dual, z, gamma, M, exact, note = _dual_bound(problem, pred)
+    # Final guard: weak duality says D <= p* <= primal. A dual above the primal by
+    # more than the round-off of evaluating them proves a numerical failure in the
+    # dual point; fall back to the plain scaled point, else to z = 0 (D = 0 <= p*:
+    # both losses and the regulariser are non-negative), and say so.
+    slack = dual_roundoff(problem, primal)
+    if not (np.isfinite(dual) and dual <= primal + slack):
+        bad = f"dual {dual:.6g} above primal {primal:.6g} beyond round-off {slack:.1e}"
+        grad = problem.loss_grad(pred)
+        if problem.lam > 0:
+            d2, z2, g2 = _scaled_dual_value(problem, grad, M)
+        else:
+            d2, z2, g2 = 0.0, np.zeros_like(grad), np.zeros(problem.c)
+        if np.isfinite(d2) and d2 <= primal + slack:
+            dual, z, gamma = d2, z2, g2
+            note = f"{note + '; ' if note else ''}{bad}: fell back to the scaled bound"
+        else:
+            dual, z, gamma = 0.0, np.zeros_like(grad), np.zeros(problem.c)
+            note = f"{note + '; ' if note else ''}{bad}: fell back to the trivial bound 0"
     gap = primal - dual
     return Certificate(
         primal=primal,
@@ -485,7 +971,19 @@ def certify(problem, weights):
         exact=bool(exact),
         residual_violation=residual,
         predictions_preserved=preserved,
+        dual_note=note,
     )
+
+
+def dual_roundoff(problem, primal):
+    """The round-off allowed between a dual bound and the primal: ``1e-12·(|P| + ℓ(0))``.
+
+    ``ℓ(0)`` (``‖Y‖²/(2s)`` or ``log 2``) sets the scale of the data, so the allowance
+    is unit-free: an optimum of ``1e-25`` in units where ``ℓ(0) = 0.5`` admits a dual
+    up to ``5e-13``, and :func:`certify` never reports a gap below ``−dual_roundoff``.
+    """
+    scale = abs(float(primal)) + problem.loss_value(np.zeros_like(problem.Y))
+    return 1e-12 * scale
 
 
 # ---------------------------------------------------------------------------
@@ -521,7 +1019,7 @@ class NetworkCertificate(Certificate):
         Pattern index of each neuron; ``-2`` for neurons that are silent on the
         training data (zero output weights, zero or never-active first layer).
     patterns_complete : bool
-        ``problem.patterns.method == "enumerated"``.
+        ``problem.patterns.complete``: enumerated, no candidate chamber dropped.
     """
 
     network_objective: float = np.nan
@@ -542,8 +1040,14 @@ class NetworkCertificate(Certificate):
 
 
 def _check_network(problem, W1, W2):
-    W1 = np.asarray(W1, dtype=np.float64)
-    W2 = np.asarray(W2, dtype=np.float64)
+    from ._validation import InputTypeError, _as_real_array
+
+    _check_problem(problem)
+    for name, value in (("W1", W1), ("W2", W2)):
+        if value is None:
+            raise InputTypeError(f"{name} is None; expected a numeric array (the network's layer).")
+    W1 = np.asarray(_as_real_array(W1, "W1", f"array of shape ({problem.d}, m)"), dtype=np.float64)
+    W2 = np.asarray(_as_real_array(W2, "W2", "array of shape (m, c) or (m,)"), dtype=np.float64)
     if W2.ndim == 1:
         W2 = W2[:, None]
     if W1.ndim != 2 or W1.shape[0] != problem.d:
@@ -651,6 +1155,7 @@ def certify_network(problem, W1, W2):
     -------
     NetworkCertificate
     """
+    _check_problem(problem)
     if problem.formulation != "relu":
         problem = problem.relu_problem()
     W1, W2 = _check_network(problem, W1, W2)
@@ -664,5 +1169,5 @@ def certify_network(problem, W1, W2):
         network_gap=net - cert.dual,
         network_relative_gap=_relative(net - cert.dual, net),
         neuron_patterns=idx,
-        patterns_complete=problem.patterns.method == "enumerated",
+        patterns_complete=problem.patterns.complete,
     )

@@ -123,7 +123,10 @@ def _project_one(Xn, sign, q, r, n_add, max_rounds):
         B = (Xn[S] * sign[S, None]).T  # columns are the rows of Ã in S
         try:
             alpha, _ = nnls(B, -q, maxiter=50 * max(B.shape[1], 1))
-        except RuntimeError:
+        except (RuntimeError, ValueError, np.linalg.LinAlgError):
+            # SciPy gave up (iteration limit): u is still a valid q + Ãᵀα
+            return u, False, rounds
+        if not np.all(np.isfinite(alpha)):
             return u, False, rounds
         u = q + B @ alpha
         viol = -(sign * (Xn @ u))
@@ -152,15 +155,51 @@ def _passive_lstsq(B, used, q):
     Semi-normal equations with one step of refinement on the true residual: the
     Gram matrix is tiny (``L × L``), and the refinement recovers most of the
     accuracy lost by squaring the condition number.
+
+    Nearly parallel passive columns (rows of ``X̃`` 1e-8 apart, or rows of scale
+    1e-6 next to a bias column: after normalisation they all point almost the same
+    way) make the Gram matrix singular in floating point, although Lawson–Hanson
+    keeps them independent in exact arithmetic. Those systems are solved one by one
+    by an SVD least squares on ``B`` itself (no squared condition number, never
+    singular), so no ``LinAlgError`` escapes. Rows whose solution is still not
+    finite come back as NaN; the caller sends those columns to the SciPy fallback.
+    The certificates stay valid whatever ``s`` is: any ``α >= 0`` bounds the norm.
     """
     Bt = B.transpose(0, 2, 1)
     G = Bt @ B
     idx = np.arange(G.shape[1])
     G[:, idx, idx] += ~used  # identity on the empty slots pins them to zero
-    s = np.linalg.solve(G, -(Bt @ q[:, :, None]))
-    r = -(q[:, :, None] + B @ s)
-    s += np.linalg.solve(G, Bt @ r)
-    return s[:, :, 0] * used
+    try:
+        with np.errstate(all="ignore"):
+            s = np.linalg.solve(G, -(Bt @ q[:, :, None]))
+            r = -(q[:, :, None] + B @ s)
+            ds = np.linalg.solve(G, Bt @ r)
+            s = (s + ds)[:, :, 0]
+            # a Gram matrix singular to working precision that LU did not flag shows
+            # up as a large refinement step (or non-finite entries): redo by SVD
+            big = np.linalg.norm(ds[:, :, 0], axis=1) > _REFINE_RTOL * np.linalg.norm(s, axis=1)
+        redo = ~np.isfinite(s).all(axis=1) | big
+    except np.linalg.LinAlgError:
+        s = np.zeros(used.shape)
+        redo = np.ones(used.shape[0], dtype=bool)
+    for a in np.flatnonzero(redo):
+        cols = np.flatnonzero(used[a])
+        s[a] = 0.0
+        if cols.size == 0:
+            continue
+        with np.errstate(all="ignore"):
+            try:
+                sol = np.linalg.lstsq(B[a][:, cols], -q[a], rcond=None)[0]
+            except np.linalg.LinAlgError:  # SVD did not converge (non-finite data)
+                sol = np.full(cols.size, np.nan)
+        s[a, cols] = sol
+    return s * used
+
+
+#: Semi-normal equations with one refinement step: a correction larger than this
+#: (relative to the solution) means the Gram matrix is too ill-conditioned for them
+#: (their error grows like ``cond(B)²·ε``), and the system is redone by SVD.
+_REFINE_RTOL = 1e-6
 
 
 def _compact(slots, x):
@@ -225,12 +264,22 @@ def _batched_nnls(Xn, signsT, Q, pat, max_iter, threshold=None):
         slots[active, cnt] = jmax  # slots are compact: the first free one is at cnt
         # inner loop: move back along the segment until the passive solution is positive
         sub = active
+        stuck = []
         for _inner in range(d + 1):
             if sub.size == 0:
                 break
             L = int((slots[sub] >= 0).sum(axis=1).max())
             B, used = _passive_columns(Xn, signsT, slots[sub, :L], pat[sub])
             s = _passive_lstsq(B, used, QT[sub])
+            lost = ~np.isfinite(s).all(axis=1)
+            if lost.any():
+                # no usable passive solution: stop these columns here, with their
+                # last valid u (the new slot holds x = 0), and leave them to the
+                # per-column fallback
+                stuck.append(sub[lost])
+                sub, s, B, used = sub[~lost], s[~lost], B[~lost], used[~lost]
+                if sub.size == 0:
+                    break
             bad = used & (s <= 0)
             ok = ~bad.any(axis=1)
             x[sub[ok], :L] = s[ok]
@@ -250,6 +299,8 @@ def _batched_nnls(Xn, signsT, Q, pat, max_iter, threshold=None):
             full_x = x[sub].copy()
             full_x[:, :L] = xs
             slots[sub], x[sub] = _compact(new_slots, full_x)
+        if stuck:
+            sub = np.concatenate([sub] + stuck)
         if sub.size:
             # inner loop did not settle (degenerate); leave these to the fallback
             active = np.setdiff1d(active, sub, assume_unique=True)

@@ -46,6 +46,24 @@ solver stopped at its tolerance):
     (SOCP split, exact C-ReLU solve when affordable) on the fast solution when it
     is certified to ``tol`` (sparse), else on the better-certified one.
 
+**Floors.** Every relative comparison has a scale-aware absolute floor, so that a
+problem whose optimum is 0 (``y = 0``) passes: the *objective floor*
+``F = 1e-12·ℓ(0)`` (``ℓ(0)`` the objective of the zero weights, ``‖Y‖²/(2s)`` or
+``log 2``: the round-off of evaluating a certificate, see
+:func:`convex_relu.certificates.dual_roundoff`), or ``F = 1e-12`` when ``ℓ(0) = 0``
+(only for ``y = 0``). A gap counts as met when ``gap <= max(tol·|P|, F)``; a
+solution whose objective is ``<= F`` is numerically the zero solution and its group
+norms and cone violation are not judged relative to its own (noise-sized) largest
+group; a group with ``λ‖u_g‖ <= F`` is negligible.
+
+**Exact reference.** When this function solves the exact reference itself and its
+certified gap misses ``tol``, it re-solves with a 100× tighter solver tolerance, at
+most ``exact_retries`` times (down to :data:`EXACT_TOL_FLOOR`), and keeps the best
+certified solve; the line ``exact: tightening`` lists each attempt.
+
+**Claim.** The report ends with the claim of :func:`convex_relu.claims.claim` for the
+better-certified of the two solutions, judged at ``tol``.
+
 Informational lines (never failing): the relative distance of the weights, the
 agreement of the active groups, the solve times. **Why the weights are not a
 pass/fail check**: a group lasso has a unique optimum only when the stacked
@@ -60,17 +78,28 @@ groups that are zero in every optimum — is checked by the gap-safe line.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .decomposition import Check, _check, _format_checks, _json_float
 
-__all__ = ["CrossCheckReport", "crosscheck", "add_cli"]
+__all__ = ["CrossCheckReport", "crosscheck", "objective_floor", "EXACT_SOLVERS", "EXACT_TOL_FLOOR"]
 
 EXACT_SOLVERS = ("clarabel", "scs", "mosek")
+
+#: Tightest solver tolerance the automatic tightening of the exact reference asks for.
+EXACT_TOL_FLOOR = 1e-13
+
+#: Relative size of the objective floor: ``F = OBJECTIVE_FLOOR·ℓ(0)``.
+OBJECTIVE_FLOOR = 1e-12
+
+#: The objective floor when ``ℓ(0) = 0`` (``y = 0``: the optimum is exactly 0).
+ABSOLUTE_FLOOR = 1e-12
 
 
 @dataclass
@@ -103,6 +132,8 @@ class CrossCheckReport:
     active_tol: float = 1e-3
     feas_tol: float = 1e-6
     times: dict = field(default_factory=dict)
+    floor: float = 0.0
+    claim: object = None
 
     @property
     def checks(self):
@@ -148,6 +179,9 @@ class CrossCheckReport:
             "lines": [c.to_dict() for c in self.lines],
             "bound": None if self.bound is None else self.bound.to_dict(),
             "times": {k: _json_float(v) for k, v in self.times.items()},
+            "floor": self.floor,
+            "claim_level": None if self.claim is None else self.claim.level,
+            "claim": None if self.claim is None else self.claim.sentence,
         }
 
     def __str__(self):
@@ -159,18 +193,23 @@ class CrossCheckReport:
             f"  fast  {_describe(self.fast)}",
             f"  exact {_describe(self.exact)}",
             f"  tolerances: tol = {self.tol:g} (relative gap), rtol = {self.rtol:g}, "
-            f"active_tol = {self.active_tol:g}, feas_tol = {self.feas_tol:g}",
+            f"active_tol = {self.active_tol:g}, feas_tol = {self.feas_tol:g}, "
+            f"objective floor = {self.floor:.1e}",
             "",
         ]
         body = _format_checks(self.lines)
         bad = [c.name for c in self.failed_lines]
         tail = ["", "RESULT: " + ("PASS" if not bad else "FAIL — failing lines: " + "; ".join(bad))]
+        if self.claim is not None:
+            tail.append("CLAIM: " + self.claim.sentence)
         return "\n".join(head + body + tail)
 
 
 def _describe(sol):
+    own = (getattr(sol, "info", None) or {}).get("solver_status", sol.status)
+    said = "" if own == sol.status else f" (solver reported {own})"
     return (
-        f"{sol.solver}: status {sol.status}, objective {sol.objective:.10g}, "
+        f"{sol.solver}: status {sol.status}{said}, objective {sol.objective:.10g}, "
         f"{sol.n_iter} iterations, {sol.compile_time + sol.solve_time:.3g} s"
     )
 
@@ -179,6 +218,7 @@ def _solution_summary(sol):
     return {
         "solver": sol.solver,
         "status": sol.status,
+        "solver_status": (getattr(sol, "info", None) or {}).get("solver_status", sol.status),
         "converged": bool(sol.converged),
         "objective": _json_float(sol.objective),
         "n_iter": None if sol.n_iter is None else int(sol.n_iter),
@@ -203,7 +243,71 @@ def _default_fast(problem):
     return "rfista" if problem.formulation == "gated_relu" else "al"
 
 
-def _obtain(problem, spec, which, *, tol, max_iter):
+def objective_floor(problem):
+    """The absolute floor ``F`` of the objective comparisons (see the module docstring).
+
+    ``F = 1e-12·ℓ(0)`` with ``ℓ(0)`` the objective at zero weights; ``1e-12`` when
+    ``ℓ(0) = 0`` (squared loss with ``y = 0``, where ``p* = 0``).
+    """
+    ell0 = float(problem.loss_value(np.zeros_like(problem.Y)))
+    return OBJECTIVE_FLOOR * ell0 if ell0 > 0 else ABSOLUTE_FLOOR
+
+
+def _gap_met(cert, tol, floor):
+    """``gap <= max(tol·|P|, F)`` (finite values only)."""
+    gap, primal = float(cert.gap), float(cert.primal)
+    return math.isfinite(gap) and math.isfinite(primal) and gap <= max(tol * abs(primal), floor)
+
+
+def _floored_relative_gap(cert, tol, floor):
+    """``gap / max(|P|, F/tol)``: ``<= tol`` exactly when :func:`_gap_met`."""
+    return float(cert.gap) / max(abs(float(cert.primal)), floor / tol, np.finfo(float).tiny)
+
+
+def _solve_reference(problem, solver, *, tol, exact_tol, retries, floor):
+    """Solve the exact reference, tightening the solver tolerance while the gap misses ``tol``.
+
+    Returns ``(solution, log)`` where ``log`` lists ``(solver tol, certified relative
+    gap, solver's own status)`` per attempt. Warnings of attempts that were superseded
+    are dropped; those of the kept attempt are re-issued when it still misses ``tol``.
+    """
+    from .certificates import certify
+    from .cvx import DEFAULT_TOL, solve_exact
+
+    kwargs = {}
+    if "gap_tol" in inspect.signature(solve_exact).parameters:
+        kwargs["gap_tol"] = tol
+    t = DEFAULT_TOL[solver] if exact_tol is None else exact_tol
+    best = None
+    log = []
+    for attempt in range(retries + 1):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = solve_exact(problem, solver=solver, tol=t, **kwargs)
+        cert = certify(problem, problem.check_weights(sol.weights, "exact weights"))
+        info = getattr(sol, "info", None) or {}
+        own = info.get("solver_status", sol.status)
+        said = str(own)
+        if info.get("resolves"):
+            said += f"; {info['resolves']} re-solve(s) inside solve_exact"
+        if info.get("polished_with"):
+            said += f"; polished with {info['polished_with']}"
+        log.append((t, float(cert.relative_gap), said))
+        if best is None or (math.isfinite(cert.gap) and not cert.gap >= best[1].gap):
+            best = (sol, cert, caught)
+        if _gap_met(best[1], tol, floor):
+            break
+        if own in ("user_limit", "max_iter") or t <= EXACT_TOL_FLOOR:
+            break  # an iteration limit is not cured by a tighter tolerance
+        t = max(t * 1e-2, EXACT_TOL_FLOOR)
+    sol, cert, caught = best
+    if not _gap_met(cert, tol, floor):
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return sol, log
+
+
+def _obtain(problem, spec, which, *, tol, max_iter, exact_tol=None, retries=0, floor=0.0):
     """A Solution for ``spec`` (a Solution, a method name, or None/"auto")."""
     from .solution import Solution
 
@@ -214,13 +318,13 @@ def _obtain(problem, spec, which, *, tol, max_iter):
                 f"{which} solution has weights of shape {W.shape}; the problem needs "
                 f"{problem.weights_shape}."
             )
-        return spec, "given"
+        return spec, "given", []
     if which == "exact":
         if not isinstance(spec, str) or spec.lower() not in EXACT_SOLVERS:
             raise ValueError(f"exact must be one of {EXACT_SOLVERS} or a Solution; got {spec!r}.")
-        from .cvx import solve_exact
-
-        return solve_exact(problem, solver=spec.lower()), "solved"
+        sol, log = _solve_reference(problem, spec.lower(), tol=tol, exact_tol=exact_tol,
+                                    retries=retries, floor=floor)
+        return sol, "solved", log
     if spec is None or spec == "auto":
         spec = _default_fast(problem)
     if not isinstance(spec, str):
@@ -230,7 +334,7 @@ def _obtain(problem, spec, which, *, tol, max_iter):
     kwargs = {"method": spec, "tol": tol}
     if max_iter is not None:
         kwargs["max_iter"] = max_iter
-    return solve(problem, **kwargs), "solved"
+    return solve(problem, **kwargs), "solved", []
 
 
 def _problem_mismatch(problem, sol):
@@ -294,6 +398,9 @@ def crosscheck(
     max_iter=None,
     bound=True,
     bound_exact_relu="auto",
+    exact_tol=None,
+    exact_retries=3,
+    floor=None,
 ):
     """Compare a fast and an exact solution of ``problem``; see the module docstring.
 
@@ -305,10 +412,12 @@ def crosscheck(
         ``"al"`` for C-ReLU; a method name is passed to
         :func:`convex_relu.solvers.solve` with ``tol``; a Solution is used as given.
     exact : {"clarabel", "scs", "mosek"} or Solution
-        Solved with :func:`convex_relu.cvx.solve_exact` at its default tolerance.
+        Solved with :func:`convex_relu.cvx.solve_exact` at solver tolerance
+        ``exact_tol``, tightened automatically (``exact_retries``) while its certified
+        gap misses ``tol``. A given Solution is used as given.
     tol : float
         Relative duality gap asked of the fast solver and required of both
-        certificates.
+        certificates (with the objective floor).
     rtol : float
         Relative slack for round-off in the comparisons (objectives, dual points,
         predictions, reported objectives).
@@ -323,13 +432,24 @@ def crosscheck(
         C-GReLU: add the decomposition bound's lines.
     bound_exact_relu : None, "auto" or Solution
         Passed to :func:`~convex_relu.decomposition.decomposition_bound`.
+    exact_tol : float, optional
+        First solver tolerance of the exact reference (default: the solver's default,
+        :data:`convex_relu.cvx.DEFAULT_TOL`).
+    exact_retries : int >= 0
+        At most this many re-solves of the exact reference, each at a 100× tighter
+        solver tolerance (not below :data:`EXACT_TOL_FLOOR`), while its certified gap
+        misses ``tol``. 0 disables the tightening.
+    floor : float >= 0, optional
+        Absolute objective floor ``F``; default :func:`objective_floor`.
 
     Returns
     -------
     CrossCheckReport
-        ``passed`` is true when no line fails.
+        ``passed`` is true when no line fails; ``claim`` the graded claim
+        (:func:`convex_relu.claims.claim`) of the better-certified solution.
     """
     from .certificates import certify
+    from .claims import claim as make_claim
     from .problems import GatedReLUProblem, ReLUProblem
 
     if not isinstance(problem, (GatedReLUProblem, ReLUProblem)):
@@ -340,10 +460,19 @@ def crosscheck(
     rtol = _positive("rtol", rtol, allow_zero=True)
     active_tol = _positive("active_tol", active_tol, allow_zero=True)
     feas_tol = _positive("feas_tol", feas_tol, allow_zero=True)
+    if exact_tol is not None:
+        exact_tol = _positive("exact_tol", exact_tol)
+    if (isinstance(exact_retries, bool) or not isinstance(exact_retries, (int, np.integer))
+            or exact_retries < 0):
+        raise ValueError(f"exact_retries must be an integer >= 0; got {exact_retries!r}.")
+    floor = objective_floor(problem) if floor is None else _positive("floor", floor, allow_zero=True)
     t_all = time.perf_counter()
 
-    exact_sol, exact_how = _obtain(problem, exact, "exact", tol=tol, max_iter=None)
-    fast_sol, fast_how = _obtain(problem, fast, "fast", tol=tol, max_iter=max_iter)
+    exact_sol, exact_how, exact_log = _obtain(
+        problem, exact, "exact", tol=tol, max_iter=None, exact_tol=exact_tol,
+        retries=int(exact_retries), floor=floor,
+    )
+    fast_sol, fast_how, _ = _obtain(problem, fast, "fast", tol=tol, max_iter=max_iter)
 
     t0 = time.perf_counter()
     sols = {"fast": fast_sol, "exact": exact_sol}
@@ -361,30 +490,39 @@ def crosscheck(
         recomputed = problem.objective(sol.weights)
         diff = abs(float(sol.objective) - recomputed)
         lines.append(
-            _check(f"{key}: objective as reported", diff, rtol * max(abs(recomputed), 1e-300),
+            _check(f"{key}: objective as reported", diff, max(rtol * abs(recomputed), floor),
                    detail=f"reported {float(sol.objective):.10g}, recomputed {recomputed:.10g}")
         )
 
     # certificates ---------------------------------------------------------------------
     P = {k: c.primal for k, c in certs.items()}
     D = {k: c.dual for k, c in certs.items()}
+    # a solution whose objective is below the floor is numerically the zero solution
+    negligible = {k: math.isfinite(P[k]) and abs(P[k]) <= floor for k in sols}
     for key in sols:
         c = certs[key]
         lines.append(
-            _check(f"{key}: relative gap", c.relative_gap, tol,
-                   detail=f"P = {c.primal:.10g}, D = {c.dual:.10g}, gap = {c.gap:.2e}")
+            _check(f"{key}: relative gap", _floored_relative_gap(c, tol, floor), tol,
+                   detail=f"P = {c.primal:.10g}, D = {c.dual:.10g}, gap = {c.gap:.2e} "
+                          f"(gap / max(|P|, F/tol), F = {floor:.1e})")
+        )
+    if exact_log:
+        lines.append(
+            _check("exact: tightening", float(len(exact_log) - 1), None, required=False,
+                   detail="; ".join(f"solver tol {t:.0e} → relative gap {g:.2e} ({own})"
+                                    for t, g, own in exact_log))
         )
     p_min, d_max = min(P.values()), max(D.values())
     scale = max(abs(p_min), abs(d_max), 1e-300)
     lines.append(
-        _check("certificates consistent", d_max - p_min, rtol * scale,
+        _check("certificates consistent", d_max - p_min, rtol * scale + floor,
                detail=f"max dual {d_max:.10g} <= min primal {p_min:.10g}")
     )
     gap_f, gap_e = certs["fast"].gap, certs["exact"].gap
     lines.append(
         _check("objective agreement", abs(P["fast"] - P["exact"]),
-               max(gap_f, gap_e, 0.0) + rtol * scale,
-               detail=f"|P_fast − P_exact|, allowed max(gap_fast, gap_exact) + rtol·|P|")
+               max(gap_f, gap_e, 0.0) + rtol * scale + floor,
+               detail="|P_fast − P_exact|, allowed max(gap_fast, gap_exact) + rtol·|P| + F")
     )
 
     # dual points and predictions ------------------------------------------------------
@@ -400,7 +538,7 @@ def crosscheck(
     pred = {k: problem.predict(certs[k].weights if certs[k].weights is not None else sols[k].weights)
             for k in sols}
     pdist = float(np.linalg.norm(pred["fast"] - pred["exact"]))
-    pnorm = max(float(np.linalg.norm(pred["exact"])), 1e-300)
+    pnorm = max(float(np.linalg.norm(pred["exact"])), float(np.linalg.norm(pred["fast"])), 1e-300)
     if problem.loss == "squared":
         allowed = sum(math.sqrt(2.0 * problem.s * max(P[k] - d_max, 0.0)) for k in sols) + rtol * pnorm
         lines.append(
@@ -439,15 +577,19 @@ def crosscheck(
     cvals = np.asarray(_constraint_values(problem, certs[best].dual_point))
     L = _pattern_lipschitz(problem)  # (p,)
     screened = cvals + L * r_best < problem.lam  # (c, p) or (2, c, p)
+    # a group with λ‖u_g‖ <= F is negligible: floor the reference norm at F/(λ·active_tol)
+    w_floor = floor / (problem.lam * active_tol) if problem.lam > 0 and active_tol > 0 else 0.0
     worst = 0.0
     for k, nrm in norms.items():
-        top = float(nrm.max()) if nrm.size else 0.0
-        if top > 0 and screened.any():
+        top = max(float(nrm.max()) if nrm.size else 0.0, w_floor)
+        if top > 0 and screened.any() and not negligible[k]:
             worst = max(worst, float(nrm[screened].max()) / top)
+    exempt = [k for k in sols if negligible[k]]
     lines.append(
         _check("inactive groups (gap-safe)", worst, active_tol,
                detail=f"{int(screened.sum())} of {screened.size} groups certified zero at every "
-                      f"optimum; largest of them / max norm")
+                      f"optimum; largest of them / max(max norm, F/(λ·active_tol))"
+                      + (f"; {' and '.join(exempt)} exempt (objective <= F)" if exempt else ""))
     )
 
     # cone feasibility ------------------------------------------------------------------
@@ -457,10 +599,15 @@ def crosscheck(
             viol = problem.cone_violation(sol.weights)
             top = float(norms[key].max()) if norms[key].size else 0.0
             rel = viol / (R * top) if R * top > 0 else 0.0
-            lines.append(
-                _check(f"{key}: cone violation", rel, feas_tol,
-                       detail=f"relative; absolute {viol:.2e}")
-            )
+            if negligible[key]:
+                lines.append(Check(f"{key}: cone violation", float(rel), feas_tol, True,
+                                   f"relative; absolute {viol:.2e}; exempt: objective "
+                                   f"{P[key]:.2e} <= F = {floor:.1e} (numerically zero weights)"))
+            else:
+                lines.append(
+                    _check(f"{key}: cone violation", rel, feas_tol,
+                           detail=f"relative; absolute {viol:.2e}")
+                )
 
     # times -----------------------------------------------------------------------------
     times = {
@@ -484,7 +631,7 @@ def crosscheck(
         t0 = time.perf_counter()
         # the fast solution when it is certified to tol: first-order output is sparse,
         # while interior-point output has every group ~1e-9 and inflates |D̃|
-        if certs["fast"].relative_gap <= tol or certs["fast"].gap <= certs["exact"].gap:
+        if _gap_met(certs["fast"], tol, floor) or certs["fast"].gap <= certs["exact"].gap:
             best_gap = "fast"
         else:
             best_gap = "exact"
@@ -503,6 +650,16 @@ def crosscheck(
         times["bound"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
 
+    # the claim: of the better-certified solution, judged at tol --------------------------
+    def _key(k):
+        g = certs[k].gap
+        return g if math.isfinite(g) else math.inf
+
+    chosen = min(sols, key=_key)
+    model = "network" if problem.formulation == "relu" else "gated model"
+    report_claim = make_claim(problem, certs[chosen], tol=tol,
+                              subject=f"the {model} of the {chosen} solution ({sols[chosen].solver})")
+
     return CrossCheckReport(
         problem=problem,
         fast=fast_sol,
@@ -514,61 +671,6 @@ def crosscheck(
         active_tol=active_tol,
         feas_tol=feas_tol,
         times=times,
+        floor=floor,
+        claim=report_claim,
     )
-
-
-# ---------------------------------------------------------------------------
-# command line
-# ---------------------------------------------------------------------------
-
-
-def add_cli(subparsers, add_data_args, load, make_problem_from_args):
-    """Register ``convex-relu crosscheck`` (called by :func:`convex_relu.cli.build_parser`)."""
-    p = subparsers.add_parser(
-        "crosscheck",
-        help="solve with a fast and an exact solver and check that they agree",
-        description=(
-            "Solve the problem with a fast first-order method and an exact conic solver, "
-            "certify both, and compare objectives, dual points, predictions, inactive "
-            "groups, cone feasibility and (gated) the cone-decomposition bound. Exit "
-            "status 1 when a check fails."
-        ),
-    )
-    add_data_args(p)
-    p.add_argument("--fast", default="auto",
-                   help="fast method passed to convex_relu.solvers.solve (default: rfista for "
-                        "gated_relu, al for relu)")
-    p.add_argument("--exact", default="clarabel", choices=EXACT_SOLVERS, help="exact conic solver")
-    p.add_argument("--tol", type=float, default=1e-6,
-                   help="relative duality gap asked of the fast solver and required of both (1e-6)")
-    p.add_argument("--rtol", type=float, default=1e-6,
-                   help="relative round-off slack of the comparisons (1e-6)")
-    p.add_argument("--max-iter", type=int, default=None, help="iteration limit of the fast solver")
-    p.add_argument("--no-bound", dest="bound", action="store_false",
-                   help="skip the cone-decomposition bound (gated problems)")
-
-    def handler(args):
-        import json
-
-        from .cli import CLIError
-
-        X, y, desc = load(args)
-        problem = make_problem_from_args(args, X, y)
-        try:
-            report = crosscheck(
-                problem, fast=args.fast, exact=args.exact, tol=args.tol, rtol=args.rtol,
-                max_iter=args.max_iter, bound=args.bound,
-            )
-        except (ValueError, RuntimeError, ImportError) as exc:
-            raise CLIError(str(exc)) from None
-        if args.json:
-            out = report.to_dict()
-            out["data"] = desc
-            print(json.dumps(out, indent=2))
-        else:
-            print(f"data: {desc}")
-            print(report)
-        return 0 if report.passed else 1
-
-    p.set_defaults(func=handler)
-    return p

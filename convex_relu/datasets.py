@@ -28,6 +28,10 @@ def load_default(n_samples=24):
     """
     from sklearn.datasets import load_diabetes
 
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+        raise TypeError(f"n_samples must be an int in [2, 442]; got {n_samples!r}.")
+    if not 2 <= n_samples <= 442:
+        raise ValueError(f"n_samples must be an int in [2, 442]; got {n_samples}.")
     data = load_diabetes()
     cols = [data.feature_names.index("bmi"), data.feature_names.index("s5")]
     X = _standardize(data.data[:n_samples, cols])
@@ -55,22 +59,39 @@ def load_breast_cancer_classification():
 def load_csv(path):
     """Read a numeric CSV whose last column is the target; a header line is skipped.
 
+    Blank lines and lines starting with ``#`` are ignored. Messages name the file and
+    the line number in the file.
+
     Raises
     ------
+    TypeError
+        When ``path`` is not a str or os.PathLike.
     FileNotFoundError
         When ``path`` does not exist.
+    IsADirectoryError
+        When ``path`` is a folder.
     ValueError
-        When the file is empty, ragged, non-numeric, or has fewer than two columns.
+        When the file is not UTF-8 text, is empty, ragged, non-numeric (complex
+        numbers included), has fewer than two columns, or holds NaN or infinite values.
     """
     import os
 
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike; got {path!r} (type {type(path).__name__}).")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"data file {path} is a folder, not a CSV file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        lines = [ln.strip() for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [(no, ln.strip()) for no, ln in enumerate(fh, start=1)
+                     if ln.strip() and not ln.lstrip().startswith("#")]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}).") from None
     if not lines:
         raise ValueError(f"{path}: no data rows.")
-    rows = [ln.split(",") for ln in lines]
+    rows = [(no, [v.strip() for v in ln.split(",")]) for no, ln in lines]
 
     def numeric(row):
         try:
@@ -79,19 +100,24 @@ def load_csv(path):
         except ValueError:
             return False
 
-    if not numeric(rows[0]):
+    if not numeric(rows[0][1]):
         rows = rows[1:]  # header
     if not rows:
         raise ValueError(f"{path}: only a header, no data rows.")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
+    width = len(rows[0][1])
+    for no, row in rows:
         if len(row) != width:
-            raise ValueError(f"{path}: row {i + 1} has {len(row)} columns, expected {width}.")
+            raise ValueError(f"{path}: line {no} has {len(row)} columns, expected {width}.")
         if not numeric(row):
-            raise ValueError(f"{path}: row {i + 1} has a non-numeric value: {','.join(row)[:80]}")
+            bad = next(v for v in row if not numeric([v]))
+            raise ValueError(
+                f"{path}: line {no} has a non-numeric value {bad[:40]!r} (expected real numbers): "
+                f"{','.join(row)[:80]}"
+            )
     if width < 2:
-        raise ValueError(f"{path}: need at least two columns (features, then the target).")
-    A = np.array(rows, dtype=np.float64)
+        raise ValueError(f"{path}: need at least two columns (features, then the target); got {width}.")
+    A = np.array([row for _, row in rows], dtype=np.float64)
     if not np.all(np.isfinite(A)):
-        raise ValueError(f"{path}: contains NaN or infinite values.")
+        i = int(np.flatnonzero(~np.all(np.isfinite(A), axis=1))[0])
+        raise ValueError(f"{path}: line {rows[i][0]} contains NaN or infinite values.")
     return A[:, :-1], A[:, -1]

@@ -28,9 +28,16 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from ._validation import check_lam, check_positive_int
+from ._validation import (
+    InputTypeError,
+    check_bool,
+    check_lam,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from .certificates import certify
 from .networks import network_from_weights
 from .problems import FORMULATIONS, make_problem
@@ -50,21 +57,55 @@ _EXACT_PRUNE_TOL = 1e-7
 def _seed_from(random_state):
     """A seed for :func:`numpy.random.default_rng` from a scikit-learn ``random_state``.
 
-    ``None`` and ints pass through (``None`` draws fresh entropy); a
+    ``None`` and non-negative ints pass through (``None`` draws fresh entropy); a
     ``RandomState`` or ``Generator`` is consumed to draw one int, so that passing
     the same object twice gives two different draws, as scikit-learn expects.
     """
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
-        if isinstance(random_state, bool):
-            raise ValueError(f"random_state must be None, an int or a RandomState; got {random_state!r}.")
-        return None if random_state is None else int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(np.iinfo(np.int32).max))
-    raise ValueError(
-        f"random_state must be None, an int, a numpy RandomState or Generator; got {random_state!r}."
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        return check_seed(random_state, "random_state")
+    raise InputTypeError(
+        f"random_state must be None, a non-negative int, a numpy RandomState or Generator; "
+        f"got {random_state!r} (type {type(random_state).__name__})."
     )
+
+
+def _check_random_state(random_state):
+    """Validate ``random_state`` without consuming a RandomState/Generator."""
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return
+    _seed_from(random_state)
+
+
+def _refuse_sparse_or_complex(value, name):
+    """Clear errors for scipy.sparse and complex data before scikit-learn converts them.
+
+    The message keeps scikit-learn's phrases ("sparse", "Complex data not supported")
+    that its estimator checks look for, and names the argument.
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(value):
+        raise InputTypeError(
+            f"{name} is a scipy.sparse matrix ({type(value).__name__}); convex_relu needs dense "
+            f"data: use {name}.toarray()."
+        )
+    if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
+        if np.iscomplexobj(value):
+            raise InputTypeError(
+                f"Complex data not supported: {name} has a complex dtype; convex_relu never "
+                f"drops imaginary parts (pass {name}.real if that is what you mean)."
+            )
+
+
+def _num_samples_or_none(value):
+    try:
+        return int(_num_samples(value))
+    except TypeError:
+        return None
 
 
 class _ConvexReLUBase(BaseEstimator):
@@ -99,34 +140,66 @@ class _ConvexReLUBase(BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        if self.formulation not in FORMULATIONS:
-            raise ValueError(f"formulation must be one of {FORMULATIONS}; got {self.formulation!r}.")
+        """Validate every hyper-parameter (messages name it); no state is touched.
+
+        Wrong types raise :class:`~convex_relu._validation.InputTypeError` (a
+        ``TypeError`` and a ``ValueError``), bad values ``ValueError``.
+        """
+        formulation = self.formulation
+        if not isinstance(formulation, str) or formulation not in FORMULATIONS:
+            exc = ValueError if isinstance(formulation, str) else InputTypeError
+            raise exc(f"formulation must be one of {FORMULATIONS}; got {formulation!r}.")
         check_lam(self.lam, "lam")
         loss = getattr(self, "loss", "squared")
-        if loss not in self._losses:
-            raise ValueError(f"loss must be one of {self._losses}; got {loss!r}.")
+        if not isinstance(loss, str) or loss not in self._losses:
+            exc = ValueError if isinstance(loss, str) else InputTypeError
+            raise exc(f"loss must be one of {self._losses}; got {loss!r}.")
         if self.n_gates is not None:
             check_positive_int(self.n_gates, "n_gates")
         check_positive_int(self.max_patterns, "max_patterns")
-        if not isinstance(self.bias, (bool, np.bool_)):
-            raise ValueError(f"bias must be True or False; got {self.bias!r}.")
-        if self.solver not in SOLVER_CHOICES:
-            raise ValueError(f"solver must be one of {SOLVER_CHOICES}; got {self.solver!r}.")
-        tol = self.tol
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
-            raise ValueError(f"tol must be a finite number > 0; got {tol!r}.")
+        check_bool(self.bias, "bias")
+        if not isinstance(self.solver, str) or self.solver not in SOLVER_CHOICES:
+            exc = ValueError if isinstance(self.solver, str) else InputTypeError
+            raise exc(f"solver must be one of {SOLVER_CHOICES}; got {self.solver!r}.")
+        check_positive_float(self.tol, "tol")
         if self.max_iter is not None:
             check_positive_int(self.max_iter, "max_iter")
-        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
-            raise ValueError(f"verbose must be a bool or an int; got {self.verbose!r}.")
-        return _seed_from(self.random_state)
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral, np.integer)):
+            raise InputTypeError(f"verbose must be a bool or an int; got {self.verbose!r}.")
+        _check_random_state(self.random_state)
+
+    def _transactional_fit(self, X, y):
+        """Run :meth:`_fit` so that a failure leaves the estimator exactly as it was.
+
+        Every hyper-parameter is validated before any work; the fitted state is
+        computed into locals and assigned at the end. Because scikit-learn's
+        ``validate_data`` writes ``n_features_in_`` (and ``feature_names_in_``) on
+        ``self`` as it converts ``X``, the instance dictionary is also snapshotted and
+        restored on *any* exception, a ``KeyboardInterrupt`` during the solve included.
+        """
+        self._check_params()
+        _refuse_sparse_or_complex(X, "X")
+        _refuse_sparse_or_complex(y, "y")
+        saved = dict(self.__dict__)
+        try:
+            state = self._fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        for k, v in state.items():
+            setattr(self, k, v)
+        return self
 
     # ------------------------------------------------------------------ fitting
     def _fit_targets(self, X, Y, loss):
-        """Build, solve and certify the convex program for float targets ``Y`` (n, c)."""
+        """Build, solve and certify the convex program for float targets ``Y`` (n, c).
+
+        Returns the fitted attributes as a dict (nothing is set on ``self``).
+        """
         from .solvers import solve  # imported late: solvers import many modules
 
-        seed = self._check_params()
+        seed = _seed_from(self.random_state)
         problem = make_problem(
             X,
             Y,
@@ -156,32 +229,58 @@ class _ConvexReLUBase(BaseEstimator):
             # on which the ReLU network reproduces the convex model exactly.
             weights, objective = certificate.weights, float(certificate.primal)
 
-        self.solution_ = solution
-        self.problem_ = problem
-        self.patterns_ = problem.patterns
-        self.weights_ = weights
-        self.certificate_ = certificate
-        self.objective_ = objective
-        self.gap_ = float("nan") if certificate is None else float(certificate.gap)
-        self.relative_gap_ = float("nan") if certificate is None else float(certificate.relative_gap)
-        self.converged_ = bool(solution.converged)
-        self.n_iter_ = 0 if solution.n_iter is None else int(solution.n_iter)
         # Interior-point groups that are zero at the optimum come back at ~1e-9 of the
         # largest: they stay in weights_ (which the certificate is about) but do not
         # become neurons.
         prune = _EXACT_PRUNE_TOL if solution.solver in _EXACT else 0.0
-        self.network_ = network_from_weights(problem, weights, prune_tol=prune)
-        self.first_layer_ = self.network_.W1
-        self.second_layer_ = self.network_.W2
-        self.n_neurons_ = int(self.network_.width)
-        self.n_outputs_ = int(problem.c)
-        return self
+        network = network_from_weights(problem, weights, prune_tol=prune)
+        return {
+            "solution_": solution,
+            "problem_": problem,
+            "patterns_": problem.patterns,
+            "weights_": weights,
+            "certificate_": certificate,
+            "objective_": objective,
+            "gap_": float("nan") if certificate is None else float(certificate.gap),
+            "relative_gap_": float("nan") if certificate is None else float(certificate.relative_gap),
+            "converged_": bool(solution.converged),
+            "n_iter_": 0 if solution.n_iter is None else int(solution.n_iter),
+            "network_": network,
+            "first_layer_": network.W1,
+            "second_layer_": network.W2,
+            "n_neurons_": int(network.width),
+            "n_outputs_": int(problem.c),
+        }
+
+    @property
+    def claim_(self):
+        """What the certificate of the fitted model proves (:func:`convex_relu.claims.claim`).
+
+        ``claim_.level`` is ``"global_optimum"`` only for C-ReLU with complete
+        (enumerated, none dropped) patterns and a certified relative gap <= ``tol``;
+        ``claim_.sentence`` says what *is* proven otherwise.
+        """
+        check_is_fitted(self, "network_")
+        if self.certificate_ is None:
+            raise AttributeError("claim_: the fitted model has no certificate.")
+        from .claims import claim
+
+        return claim(self.problem_, self.certificate_, tol=float(self.tol), width=self.n_neurons_)
 
     def _raw_predict(self, X):
         """Network outputs ``f(X)`` of shape ``(n, c)``."""
         check_is_fitted(self, "network_")
+        _refuse_sparse_or_complex(X, "X")
         X = validate_data(self, X, accept_sparse=False, dtype=np.float64, reset=False)
         return self.network_.predict(X)
+
+    def _check_score_inputs(self, X, y):
+        """Before scikit-learn's score: a fitted model and a ``y`` that matches ``X``."""
+        check_is_fitted(self, "network_")
+        _refuse_sparse_or_complex(y, "y")
+        n_x, n_y = _num_samples_or_none(X), _num_samples_or_none(y)
+        if n_x is not None and n_y is not None and n_x != n_y:
+            raise ValueError(f"y has {n_y} samples but X has {n_x}; they must match.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -304,19 +403,31 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         self.verbose = verbose
 
     def fit(self, X, y):
-        """Fit on ``X`` (n, d) and ``y`` (n,) or (n, c); returns ``self``."""
+        """Fit on ``X`` (n, d) and ``y`` (n,) or (n, c); returns ``self``.
+
+        Every hyper-parameter is validated first; a fit that fails (bad input, solver
+        error, ``KeyboardInterrupt``) leaves the estimator exactly as it was.
+        """
+        return self._transactional_fit(X, y)
+
+    def _fit(self, X, y):
         X, y = validate_data(
             self, X, y, accept_sparse=False, dtype=np.float64, multi_output=True, y_numeric=True
         )
         y = np.asarray(y, dtype=np.float64)
-        self._fit_targets(X, y, "squared")
-        self._y_1d = y.ndim == 1
-        return self
+        state = self._fit_targets(X, y, "squared")
+        state["_y_1d"] = y.ndim == 1
+        return state
 
     def predict(self, X):
         """Network predictions, shape ``(n,)`` (1-D ``y``) or ``(n, c)``."""
         pred = self._raw_predict(X)
         return pred[:, 0] if self._y_1d else pred
+
+    def score(self, X, y, sample_weight=None):
+        """R² of ``predict(X)`` against ``y`` (scikit-learn's), ``y`` checked against ``X``."""
+        self._check_score_inputs(X, y)
+        return RegressorMixin.score(self, X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -373,7 +484,15 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     _losses = ("squared", "logistic")
 
     def fit(self, X, y):
-        """Fit on ``X`` (n, d) and labels ``y`` (n,); returns ``self``."""
+        """Fit on ``X`` (n, d) and labels ``y`` (n,); returns ``self``.
+
+        Every hyper-parameter is validated first; a fit that fails (bad input, solver
+        error, ``KeyboardInterrupt``) leaves the estimator exactly as it was, its old
+        ``classes_`` and network included.
+        """
+        return self._transactional_fit(X, y)
+
+    def _fit(self, X, y):
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64)
         check_classification_targets(y)
         classes, idx = np.unique(y, return_inverse=True)
@@ -387,8 +506,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         else:
             Y = -np.ones((idx.size, classes.size))
             Y[np.arange(idx.size), idx] = 1.0
-        self.classes_ = classes
-        return self._fit_targets(X, Y, self.loss)
+        state = self._fit_targets(X, Y, self.loss)
+        state["classes_"] = classes
+        return state
 
     def decision_function(self, X):
         """Network outputs: shape ``(n,)`` for two classes (positive favours
@@ -401,6 +521,11 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         F = self.decision_function(X)
         idx = (F > 0).astype(np.intp) if F.ndim == 1 else np.argmax(F, axis=1)
         return self.classes_[idx]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's), ``y`` checked against ``X``."""
+        self._check_score_inputs(X, y)
+        return ClassifierMixin.score(self, X, y, sample_weight=sample_weight)
 
     @available_if(_has_proba)
     def predict_proba(self, X):

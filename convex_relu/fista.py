@@ -60,17 +60,16 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import losses
 from ._validation import check_positive_int
-from .certificates import _scaled_dual_value, certify
+from .certificates import _scaled_dual_value, certify, null_space_dual
 from .newton import newton_on_support
 from .operators import ColumnOperator, from_columns, to_columns
-from .solution import ConvergenceWarning, Solution, SolverWarning
+from .solution import finalize
 
 __all__ = ["solve_rfista", "group_soft_threshold", "fista_kernel", "KernelResult"]
 
@@ -97,6 +96,14 @@ _NEWTON_MAX_ENTRIES = 1e7
 _NEWTON_ITERATIONS = 100
 #: Interpreter overhead of one R-FISTA iteration, in flops of GEMM (about 50 µs).
 _ITERATION_OVERHEAD = 5e5
+#: A certified gap below this many ``eps·ℓ(0)`` is at the rounding level of the dual.
+_GAP_FLOOR_EPS = 64.0
+#: "stalled": this many certified checks without a 10 % smaller gap, while the
+#: objective fell by less than ``_STALL_DECREASE·tol`` (relative) over them.
+_STALL_CHECKS = 10
+_STALL_DECREASE = 0.1
+#: Kernel checks per run when the certificate, not the kernel, decides (λ = 0, stalls).
+_CHUNK_CHECKS = 20
 
 
 # --------------------------------------------------------------------------------------
@@ -213,7 +220,7 @@ class KernelResult:
     f: float
     reg: float
     n_iter: int
-    status: str  # "converged", "max_iter", "precision_limit", "step_underflow", "stopped"
+    status: str  # "converged", "max_iter", "precision_limit", "step_underflow", "non_finite", "stopped"
     step: float
     v: np.ndarray | None = None
     state_v: object = None
@@ -244,6 +251,7 @@ def fista_kernel(
     monitor=None,
     on_check=None,
     stop_check=None,
+    stall_stop=False,
 ):
     """Restarted FISTA with backtracking on ``F(x) = f(x) + lam Σ_j ‖x[:, j]‖₂``.
 
@@ -291,10 +299,20 @@ def fista_kernel(
         Called at every check (after ``on_check``) with ``(norms, objective, gap)``,
         ``norms`` the group norms of the iterate; returning ``True`` ends the run with
         status ``"stopped"``.
+    stall_stop : bool
+        End with status ``"stalled"`` after ``patience`` checks without a 1 % smaller
+        gap when the objective's decrease over them, extrapolated linearly over the
+        rest of ``max_iter``, is below a tenth of the gap: the budget cannot close it.
 
     Returns
     -------
     KernelResult
+        ``status``: ``"converged"`` (gap target met), ``"max_iter"``,
+        ``"precision_limit"``, ``"step_underflow"`` (the line search shrank ``η`` below
+        1e-30, or ``η`` is NaN), ``"non_finite"`` (``f`` or ``∇f`` overflowed: the last
+        finite iterate is returned), ``"stalled"`` (``stall_stop``) or ``"stopped"``.
+        Every loop is bounded: a
+        non-finite value ends the run instead of looping.
     """
     if resume is not None:
         x, st_x, f_x, reg_x = resume.x, resume.state, resume.f, resume.reg
@@ -319,15 +337,26 @@ def fista_kernel(
     # allows that much noise, else η collapses once the true decrease is below it. The
     # rounding of ℓ(Av) scales with |f| and with ⟨∇ℓ(Av), Av⟩ = ⟨∇f(v), v⟩.
     slack_rel = 16.0 * eps
+    obj_at_best, it_at_best = f_x + reg_x, 0
     n_bt = n_rs = 0
     flat = 0
     status = "max_iter"
     gap = np.inf
     it = 0
+    if not (math.isfinite(eta) and eta > 0.0) or not math.isfinite(f_x):
+        # an overflowed norm estimate or objective: no iteration can be trusted
+        status = "non_finite"
+        max_iter = 0
     for it in range(1, max_iter + 1):
         f_v = f_x if v is x else smooth.value(st_v)
         G = smooth.gradient(st_v)
+        # ⟨∇f(v), v⟩ is needed anyway; it is NaN/inf whenever G, v or f(v) is (0·inf =
+        # NaN), so this one test guards the iteration against overflow for free
         slack = slack_rel * (abs(f_v) + abs(float(np.vdot(G, v))))
+        if not math.isfinite(slack):
+            status = "non_finite"
+            it -= 1
+            break
         while True:
             x_new = v - eta * G
             x_new, norms_new = prox(x_new, eta * lam)
@@ -337,12 +366,13 @@ def fista_kernel(
             lin = float(np.vdot(G, s))
             ss = float(np.vdot(s, s))
             breg = smooth.bregman(st_new, st_v, f_new, f_v, lin)
-            if breg <= ss / (2.0 * eta) + slack:
+            # a non-finite trial point (a step so long that f overflows) is rejected
+            if math.isfinite(f_new) and breg <= ss / (2.0 * eta) + slack:
                 break
             eta *= 0.8
             n_bt += 1
             flat = 0
-            if eta < 1e-30:
+            if not eta >= 1e-30:  # also ends a NaN step size
                 status = "step_underflow"
                 break
         if status == "step_underflow":
@@ -391,12 +421,20 @@ def fista_kernel(
                 status = "converged"
                 break
             if gap < 0.99 * best_gap:
-                best_gap, stall = gap, 0
+                best_gap, stall, obj_at_best, it_at_best = gap, 0, obj, it
             else:
                 stall += 1
                 if stall >= patience and gap <= precision_floor * abs(obj):
                     status = "precision_limit"
                     break
+                if stall_stop and stall >= patience:
+                    # the objective's decrease since the gap last moved, extrapolated
+                    # linearly over the remaining budget (optimistic: convex objectives
+                    # decelerate) against the gap
+                    rate = (obj_at_best - obj) / max(it - it_at_best, 1)
+                    if rate * (max_iter - it) <= 0.1 * gap:
+                        status = "stalled"
+                        break
     return KernelResult(
         x=x,
         state=st_x,
@@ -538,9 +576,17 @@ class _FullCertifier:
         G = self.full.adjoint(lgrad)
         scores = group_norms_columns(G)
         primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(U64).sum())
-        # the same dual point and scaling as certify(): the stopping decision and the
-        # returned certificate agree
-        dual = _scaled_dual_value(prob, lgrad, scores.reshape(prob.c, prob.p).max(axis=1))[0]
+        # the same dual points as certify(): the stopping decision and the returned
+        # certificate agree (at small λ the scaled point is capped near 0 and the
+        # null-space candidate is what certifies)
+        M = scores.reshape(prob.c, prob.p).max(axis=1)
+        dual = _scaled_dual_value(prob, lgrad, M)[0]
+        if prob.lam > 0 and np.any(M > prob.lam):
+            loss = prob.loss_value(pred)
+            if dual < loss:
+                found = null_space_dual(prob, lgrad, M)
+                if found is not None and found[0] > dual:
+                    dual = found[0]
         return primal, dual, scores
 
 
@@ -601,11 +647,16 @@ def solve_rfista(
     Returns
     -------
     Solution
-        ``status`` ``"optimal"`` (certified gap <= tol), ``"max_iter"``,
-        ``"precision_limit"`` or ``"step_underflow"``; ``history`` with ``iteration``,
-        ``time``, ``objective``, ``gap`` (certified relative gap) and
-        ``working_set_size`` at each certified check; ``info`` with the final step size,
-        number of backtracks and restarts, and outer iterations.
+        Built by :func:`convex_relu.solution.finalize`: ``converged`` / ``status ==
+        "optimal"`` iff ``certify(problem, weights).relative_gap <= tol``; otherwise the
+        status says why the run ended (``"max_iter"``, ``"precision_limit"`` — also when
+        the absolute gap is at the rounding level of the dual, ``64·eps·ℓ(0)``, as for
+        an optimum of ~0 at λ = 0 —, ``"stalled"`` — neither gap nor objective moved
+        over 10 checks —, ``"step_underflow"``, ``"non_finite"`` — overflow, the last
+        finite iterate is returned) and a warning gives the certified gap.
+        ``history`` with ``iteration``, ``time``, ``objective``, ``gap`` (certified
+        relative gap) and ``working_set_size`` at each certified check; ``info`` with
+        the final step size, number of backtracks and restarts, and outer iterations.
     """
     if getattr(problem, "formulation", None) != "gated_relu":
         raise ValueError(
@@ -646,12 +697,23 @@ def solve_rfista(
     groups = old_groups = None
     watch = SupportWatch()
     n_newton = 0
+    # the dual value has an absolute rounding error of about eps·ℓ(0) (ρᵀy − s‖ρ‖²/2
+    # cancels): a gap below this floor cannot be resolved in float64
+    gap_floor = _GAP_FLOOR_EPS * np.finfo(float).eps * abs(prob.loss_value(np.zeros_like(prob.Y)))
     while True:
         U64 = U.astype(np.float64)
         active = group_norms_columns(U64) > 0
         primal, dual, scores = certifier(U64, active)
         gap = primal - dual
         rel = gap / max(abs(primal), np.finfo(float).tiny)
+        fresh = False
+        if rel > tol and (lam == 0 or no_progress >= 2) and math.isfinite(primal):
+            # a second opinion from the certificate itself: at λ = 0 (and possibly at
+            # tiny λ) its dual point is better than the scaled gradient used above
+            cert, fresh = certify(prob, from_columns(U64, c)), True
+            dual = max(dual, cert.dual)
+            gap = primal - dual
+            rel = gap / max(abs(primal), np.finfo(float).tiny)
         history["iteration"].append(total_iter)
         history["time"].append(time.perf_counter() - t_start)
         history["objective"].append(primal)
@@ -663,15 +725,24 @@ def solve_rfista(
                 f"step {step if step is not None else float('nan'):.3e}  working set {ws_size}/{q}"
             )
         if rel <= tol:
-            cert = certify(prob, from_columns(U64, c))
+            if not fresh:
+                cert = certify(prob, from_columns(U64, c))
             if cert.relative_gap <= tol:
                 status = "optimal"
                 break
             rel = cert.relative_gap
         if status is not None:  # decided at the previous inner solve
             break
+        if not (math.isfinite(primal) and math.isfinite(dual)):
+            status = "non_finite"
+            break
         if total_iter >= max_iter:
             status = "max_iter"
+            break
+        if gap <= gap_floor:
+            # optimum ~0 (interpolation, separable data at λ = 0): the absolute gap is at
+            # the rounding level of the dual, so the relative gap cannot improve
+            status = "precision_limit"
             break
         if rel < 0.9 * prev_rel:
             no_progress = 0
@@ -679,6 +750,16 @@ def solve_rfista(
             no_progress += 1
             if no_progress >= 5 and rel <= 1e4 * np.finfo(dt).eps and not mixed:
                 status = "precision_limit"
+                break
+            objs = history["objective"]
+            if (
+                no_progress >= _STALL_CHECKS
+                and len(objs) > _STALL_CHECKS
+                and objs[-1 - _STALL_CHECKS] - primal <= _STALL_DECREASE * tol * abs(primal)
+            ):
+                # neither the gap nor the objective moves: the dual bound, not the
+                # iterate, limits the certificate; more iterations would be wasted
+                status = "stalled"
                 break
         prev_rel = min(prev_rel, rel)
         if mixed and dt == np.float32 and (
@@ -742,7 +823,10 @@ def solve_rfista(
             lam,
             None if resume is not None else x0,
             step=step,
-            max_iter=max_iter - total_iter,
+            # at λ = 0 (and once progress stalls) the kernel's own dual bound is weaker
+            # than the certificate's: run it in chunks so the certificate can stop it
+            max_iter=max_iter - total_iter if lam > 0 and no_progress < 2 else min(
+                max_iter - total_iter, _CHUNK_CHECKS * check_every),
             gap_target=target_rel * abs(primal),
             check_every=check_every,
             min_iter=check_every,
@@ -763,8 +847,8 @@ def solve_rfista(
         else:
             U = np.zeros_like(U)
             U[:, groups] = res.x
-        if res.status == "step_underflow":
-            status = "step_underflow"
+        if res.status in ("step_underflow", "non_finite"):
+            status = res.status
         elif res.status == "precision_limit" and ws_size == q and not (mixed and dt == np.float32):
             status = "precision_limit"
         if res.status == "stopped":
@@ -778,33 +862,29 @@ def solve_rfista(
     if cert is None or status != "optimal":
         cert = certify(prob, W)
     solve_time = time.perf_counter() - t_start
-    converged = status == "optimal"
-    if not converged:
-        msg = (
-            f"R-FISTA stopped with status {status!r} after {total_iter} iterations; "
-            f"certified relative gap {cert.relative_gap:.3e} > tol={tol:g}."
-        )
-        if status == "max_iter":
-            warnings.warn(msg + " Increase max_iter or loosen tol.", ConvergenceWarning, stacklevel=2)
-        elif status == "precision_limit":
-            warnings.warn(
-                msg + f" The gap stopped decreasing at the rounding level of {dt.name}; "
-                "use dtype=float64 or a looser tol.",
-                SolverWarning,
-                stacklevel=2,
-            )
-        else:
-            warnings.warn(msg, SolverWarning, stacklevel=2)
-    return Solution(
-        problem=prob,
-        weights=W,
-        objective=cert.primal,
-        status=status,
+    hints = {
+        "max_iter": "Increase max_iter or loosen tol.",
+        "precision_limit": (
+            f"The gap stopped decreasing at the rounding level of {dt.name}; use "
+            "dtype=float64 or a looser tol." if dt != np.float64 else
+            "The gap is at the rounding level of float64 (absolute gap "
+            f"{cert.gap:.3e}); a looser tol is all that can be certified."
+        ),
+        "stalled": "Neither the gap nor the objective decreased over the last "
+                   f"{_STALL_CHECKS} checks: the dual bound limits the certificate.",
+        "non_finite": "The iterations overflowed: rescale X and y.",
+        "step_underflow": "The line search could not find a descent step: rescale X and y.",
+    }
+    return finalize(
+        prob,
+        W,
         solver="rfista",
-        converged=converged,
+        status=status,
+        tol=tol,
+        certificate=cert,
+        hint=hints.get(status, ""),
         n_iter=total_iter,
         solve_time=solve_time,
-        certificate=cert,
         history=history,
         info={
             "tol": tol,

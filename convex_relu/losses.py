@@ -20,7 +20,14 @@ from scipy.special import expit, xlogy
 def squared_value(pred, Y):
     s = Y.size
     r = pred - Y
-    return float(np.vdot(r, r)) / (2.0 * s)
+    top = float(np.abs(r).max()) if r.size else 0.0
+    if 1e-100 < top < 1e100 or top == 0.0 or not np.isfinite(top):
+        return float(np.vdot(r, r)) / (2.0 * s)
+    # residuals far from 1: scale by a power of two first, so that the sum of
+    # squares neither overflows (|r| ~ 1e153) nor underflows (|r| ~ 1e-153)
+    k = int(np.round(np.log2(top)))
+    r = np.ldexp(r, -k)
+    return float(np.ldexp(float(np.vdot(r, r)) / (2.0 * s), 2 * k))
 
 
 def squared_grad(pred, Y):

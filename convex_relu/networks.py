@@ -14,6 +14,12 @@ cost ``(λ/2)(‖u‖ + ‖u‖) = λ‖u‖`` equals the group-norm penalty, an
 ``u ∈ K_i`` its ReLU activation on the training rows equals ``D_iX̃u``. So on a
 feasible C-ReLU solution the network's training predictions and objective equal
 the convex ones.
+
+What a network is proven to be is said by :func:`network_claim` (certificate from
+:func:`convex_relu.certificates.certify_network`, sentence from
+:func:`convex_relu.claims.claim`): "global optimum" only with complete patterns, one
+output and a certified relative gap within ``tol``; otherwise what the evidence
+supports.
 """
 
 from __future__ import annotations
@@ -23,9 +29,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import losses
-from ._validation import add_bias_column, check_lam, check_loss, check_matrix, check_targets
+from ._validation import (
+    InputTypeError,
+    add_bias_column,
+    check_lam,
+    check_loss,
+    check_matrix,
+    check_positive_float,
+    check_targets,
+)
 
-__all__ = ["ReLUNetwork", "GatedReLUNetwork", "network_from_weights", "network_from_solution"]
+__all__ = [
+    "ReLUNetwork",
+    "GatedReLUNetwork",
+    "network_from_weights",
+    "network_from_solution",
+    "network_claim",
+]
 
 
 def _check_layers(W1, W2):
@@ -147,6 +167,11 @@ def network_from_weights(problem, weights, *, prune_tol=0.0):
     ReLUNetwork or GatedReLUNetwork
         Multi-output: each neuron feeds one output (block-diagonal second layer).
     """
+    if getattr(problem, "formulation", None) not in ("relu", "gated_relu"):
+        raise InputTypeError(
+            f"problem must be a GatedReLUProblem or ReLUProblem; got {type(problem).__name__}."
+        )
+    prune_tol = check_positive_float(prune_tol, "prune_tol", allow_zero=True)
     W = problem.check_weights(weights)
     c = problem.c
     if problem.formulation == "relu":
@@ -171,3 +196,42 @@ def network_from_weights(problem, weights, *, prune_tol=0.0):
 def network_from_solution(solution, *, prune_tol=0.0):
     """:func:`network_from_weights` for a :class:`~convex_relu.solution.Solution`."""
     return network_from_weights(solution.problem, solution.weights, prune_tol=prune_tol)
+
+
+def network_claim(problem, network, *, tol=1e-6):
+    """Certify a trained ReLU network and say what the certificate proves.
+
+    Parameters
+    ----------
+    problem : ReLUProblem (a GatedReLUProblem is read as its ReLU problem)
+        Data, ``λ``, loss and the pattern set; the network's neurons must have
+        patterns in it.
+    network : ReLUNetwork
+        Not a :class:`GatedReLUNetwork`: its neurons are not ReLUs, so the ReLU
+        certificate does not apply (certify its convex weights instead).
+    tol : float > 0
+        Certified relative gap required for an optimality claim.
+
+    Returns
+    -------
+    certificate : NetworkCertificate
+        Its ``network_gap = network objective − dual bound``.
+    claim : Claim
+        Graded by :func:`convex_relu.claims.claim` on the network's own objective: a
+        global optimum only with complete patterns (enumerated, none dropped), one
+        output and ``network_relative_gap <= tol``.
+    """
+    from .certificates import certify_network
+    from .claims import claim
+
+    if isinstance(network, GatedReLUNetwork) or not isinstance(network, ReLUNetwork):
+        raise TypeError(
+            f"network must be a ReLUNetwork (not gated); got {type(network).__name__}."
+        )
+    if bool(network.bias) != bool(problem.bias):
+        raise ValueError(
+            f"network.bias is {network.bias} but problem.bias is {problem.bias}; they must match."
+        )
+    cert = certify_network(problem, network.W1, network.W2)
+    relu_problem = problem if problem.formulation == "relu" else problem.relu_problem()
+    return cert, claim(relu_problem, cert, tol=tol, formulation="relu", width=network.width)

@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import (
+    InputTypeError,
+    check_bool,
+    check_n_jobs,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 from .certificates import certify
 from .problems import make_problem
 from .solution import SolverWarning
@@ -156,8 +163,10 @@ def lambda_grid(lam_max, n_lams=DEFAULT_N_LAMS, lam_min_ratio=1e-3):
 
     ``λ_l = λ_max · r^{l/(L−1)}``, ``l = 0..L−1``, ``r = lam_min_ratio`` (``[λ_max]`` if ``L = 1``).
     """
-    n_lams = check_positive_int(n_lams, "lams")
+    n_lams = check_positive_int(n_lams, "n_lams")
     r = _check_ratio(lam_min_ratio)
+    if isinstance(lam_max, (bool, np.bool_)) or not isinstance(lam_max, (numbers.Real, np.floating, np.integer)):
+        raise InputTypeError(f"lam_max must be a real number > 0; got {lam_max!r}.")
     if not np.isfinite(lam_max) or lam_max <= 0:
         raise ValueError(
             f"lam_max = {lam_max}: the zero network is optimal for every λ (are all targets "
@@ -169,11 +178,9 @@ def lambda_grid(lam_max, n_lams=DEFAULT_N_LAMS, lam_min_ratio=1e-3):
 
 
 def _check_ratio(lam_min_ratio):
-    if (
-        isinstance(lam_min_ratio, bool)
-        or not isinstance(lam_min_ratio, numbers.Real)
-        or not (0 < lam_min_ratio < 1)
-    ):
+    if isinstance(lam_min_ratio, (bool, np.bool_)) or not isinstance(lam_min_ratio, numbers.Real):
+        raise InputTypeError(f"lam_min_ratio must be a number in (0, 1); got {lam_min_ratio!r}.")
+    if not (0 < lam_min_ratio < 1):
         raise ValueError(f"lam_min_ratio must be a number in (0, 1); got {lam_min_ratio!r}.")
     return float(lam_min_ratio)
 
@@ -183,10 +190,12 @@ def _resolve_grid(lams, lam_max, lam_min_ratio):
         return lambda_grid(lam_max, DEFAULT_N_LAMS, lam_min_ratio)
     if isinstance(lams, (numbers.Integral, np.integer)) and not isinstance(lams, bool):
         return lambda_grid(lam_max, int(lams), lam_min_ratio)
+    if isinstance(lams, (str, bytes, bool, np.bool_)) or np.iscomplexobj(lams):
+        raise InputTypeError(f"lams must be None, an int or a 1-D array of real λ >= 0; got {lams!r}.")
     try:
         grid = np.asarray(lams, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"lams must be None, an int or a 1-D array of λ >= 0; got {lams!r}.") from exc
+        raise InputTypeError(f"lams must be None, an int or a 1-D array of λ >= 0; got {lams!r}.") from exc
     if grid.ndim != 1 or grid.size == 0:
         raise ValueError(f"lams must be a non-empty 1-D array; got shape {grid.shape}.")
     if not np.all(np.isfinite(grid)) or np.any(grid < 0):
@@ -196,17 +205,45 @@ def _resolve_grid(lams, lam_max, lam_min_ratio):
 
 
 def _check_method(method):
-    if method not in FAST_METHODS + EXACT_METHODS:
-        raise ValueError(f"method must be one of {FAST_METHODS + EXACT_METHODS}; got {method!r}.")
+    choices = FAST_METHODS + EXACT_METHODS
+    if not isinstance(method, str):
+        raise InputTypeError(f"method must be one of {choices}; got {method!r}.")
+    if method not in choices:
+        raise ValueError(f"method must be one of {choices}; got {method!r}.")
     return method
 
 
 def _check_tol(tol):
     if tol is None:
         return None
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
-        raise ValueError(f"tol must be a finite number > 0 or None; got {tol!r}.")
-    return float(tol)
+    return check_positive_float(tol, "tol")
+
+
+def _check_verbose(verbose):
+    if not isinstance(verbose, (bool, np.bool_, numbers.Integral, np.integer)):
+        raise InputTypeError(f"verbose must be a bool or an int; got {verbose!r}.")
+    return verbose
+
+
+def _check_settings(*, method, tol, max_iter, active_tol, n_chunks, n_jobs, random_state, bias,
+                    verbose, **_ignored):
+    """Validate the scalar settings of a path (before any work); returns the cleaned ones.
+
+    Data, ``formulation``, ``loss``, ``n_gates`` and ``patterns`` are checked by
+    :func:`convex_relu.problems.make_problem`.
+    """
+    out = {"method": _check_method(method), "tol": _check_tol(tol)}
+    out["max_iter"] = None if max_iter is None else check_positive_int(max_iter, "max_iter")
+    if isinstance(active_tol, (bool, np.bool_)) or not isinstance(active_tol, numbers.Real):
+        raise InputTypeError(f"active_tol must be a number in [0, 1); got {active_tol!r}.")
+    if not 0 <= active_tol < 1:
+        raise ValueError(f"active_tol must be a number in [0, 1); got {active_tol!r}.")
+    out["n_chunks"] = None if n_chunks is None else check_positive_int(n_chunks, "n_chunks")
+    out["n_jobs"] = check_n_jobs(n_jobs, "n_jobs")
+    out["random_state"] = check_seed(random_state, "random_state")
+    out["bias"] = check_bool(bias, "bias")
+    _check_verbose(verbose)
+    return out
 
 
 def _chunk_indices(n_lams, n_chunks):
@@ -496,12 +533,17 @@ def _compute_path(
     method, lam_min_ratio, tol, max_iter, n_chunks, n_jobs, active_tol, verbose,
 ):
     """:func:`regularization_path` without the summary warning (also run inside workers)."""
-    method = _check_method(method)
-    tol = _check_tol(tol)
-    if max_iter is not None:
-        max_iter = check_positive_int(max_iter, "max_iter")
-    if isinstance(active_tol, bool) or not isinstance(active_tol, numbers.Real) or not 0 <= active_tol < 1:
-        raise ValueError(f"active_tol must be a number in [0, 1); got {active_tol!r}.")
+    checked = _check_settings(
+        method=method, tol=tol, max_iter=max_iter, active_tol=active_tol, n_chunks=n_chunks,
+        n_jobs=n_jobs, random_state=random_state, bias=bias, verbose=verbose,
+    )
+    method, tol, max_iter = checked["method"], checked["tol"], checked["max_iter"]
+    n_chunks, n_jobs = checked["n_chunks"], checked["n_jobs"]
+    if lams is not None and not (isinstance(lams, (numbers.Integral, np.integer)) and not isinstance(lams, bool)):
+        _resolve_grid(lams, 1.0, 0.5)  # a bad explicit grid is refused before any work
+    elif lams is not None:
+        check_positive_int(lams, "lams")
+    _check_ratio(lam_min_ratio)
     problem = make_problem(
         X,
         y,
@@ -534,7 +576,6 @@ def _compute_path(
     if n_chunks is None:
         warm_started = method in FAST_METHODS or method == "scs"
         n_chunks = 1 if warm_started else max(1, joblib.effective_n_jobs(n_jobs))
-    n_chunks = check_positive_int(n_chunks, "n_chunks")
     chunks = _chunk_indices(grid.size, n_chunks)
 
     if len(chunks) == 1 and verbose:
@@ -638,6 +679,13 @@ def path_many(tasks, *, n_jobs=None, verbose=False, **common):
     -------
     list of PathResult, in the order of ``tasks``.
     """
+    n_jobs = check_n_jobs(n_jobs, "n_jobs")
+    _check_verbose(verbose)
+    if isinstance(tasks, (str, bytes, dict)) or not hasattr(tasks, "__iter__"):
+        raise InputTypeError(
+            f"tasks must be an iterable of (X, y) pairs or dicts with 'X' and 'y'; got "
+            f"{type(tasks).__name__}."
+        )
     task_list = []
     for i, task in enumerate(tasks):
         if isinstance(task, dict):
@@ -647,12 +695,23 @@ def path_many(tasks, *, n_jobs=None, verbose=False, **common):
         elif isinstance(task, (tuple, list)) and len(task) == 2:
             task_list.append({"X": task[0], "y": task[1]})
         else:
-            raise ValueError(f"tasks[{i}] must be (X, y) or a dict with 'X' and 'y'; got {type(task).__name__}.")
+            raise InputTypeError(
+                f"tasks[{i}] must be (X, y) or a dict with 'X' and 'y'; got {type(task).__name__}."
+            )
     if not task_list:
         raise ValueError("tasks is empty.")
     unknown = set(common).union(*task_list) - set(_PATH_DEFAULTS) - {"X", "y", "lams"}
     if unknown:
         raise ValueError(f"unknown keyword(s) for regularization_path: {sorted(unknown)}.")
+    # every task's settings are checked here, before any path starts (a bad one would
+    # otherwise surface only when its worker runs, after the others' work)
+    for i, task in enumerate(task_list):
+        settings = {**_PATH_DEFAULTS, **common, **task}
+        try:
+            _check_settings(**settings)
+            _check_ratio(settings["lam_min_ratio"])
+        except ValueError as exc:
+            raise type(exc)(f"tasks[{i}]: {exc}") from None
     args = [(task, common) for task in task_list]
     results = _parallel_map(_path_task, args, n_jobs, verbose, "paths", "path")
     for i, res in enumerate(results):

@@ -42,6 +42,12 @@ naming the file and the problem; nothing partially loaded is ever returned.
 :func:`save` writes to a temporary file in the target directory and renames it over
 the target (``os.replace``), so an interrupted save never leaves a truncated file
 under the final name. The path is used exactly as given (no ``.npz`` is appended).
+Before any work it refuses, naming the user's path: a folder that does not exist
+(``FileNotFoundError``), a path that is a folder (``IsADirectoryError``), and an
+existing file that is read-only (no write permission bit) or a folder it may not
+write into (``PermissionError``); a refused target is left untouched. A new file
+gets the mode ``0o666 & ~umask`` (like ``open(path, "w")``), a replaced file keeps
+its mode.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ import io
 import json
 import math
 import os
+import stat
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -398,6 +406,72 @@ def _kind_of(obj):
     return _CLASSES[type_name][2]
 
 
+def _check_path(path, name="path"):
+    """``os.fspath(path)`` as a ``str``, or an error naming the argument."""
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"{name} must be a str or os.PathLike file name; got {path!r} (type {type(path).__name__})."
+        )
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must name a file as str; got {path!r}.")
+    if not path:
+        raise ValueError(f"{name} is an empty string; expected a file name.")
+    return path
+
+
+def _umask():
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Fallback: set and restore (not thread safe, hence only where /proc is absent).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_target(path):
+    """Refuse, before any work, targets that :func:`save` cannot (or must not) write.
+
+    Returns the mode the written file will get: the existing file's, or
+    ``0o666 & ~umask`` for a new file.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        what = "is not a folder" if os.path.exists(directory) else "does not exist"
+        raise FileNotFoundError(f"cannot save to {path}: its folder {directory} {what}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path}: it is a folder")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot save to {path}: no permission to write in {directory}")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+    # Checked on the mode bits as well as os.access: os.access is always true for root,
+    # and replacing a file its owner made read-only would silently defeat the intent.
+    if not (st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"cannot save to {path}: the file exists and is read-only (mode "
+            f"{stat.filemode(st.st_mode)}); it was left untouched — make it writable or choose "
+            "another path"
+        )
+    return stat.S_IMODE(st.st_mode)
+
+
+def _check_fitted_estimator(obj):
+    if _type_name(obj) in _ESTIMATOR_TYPES and not hasattr(obj, "network_"):
+        raise PersistenceError(
+            f"cannot save an unfitted {type(obj).__name__}: call fit before save "
+            "(there is no network to save)."
+        )
+
+
 def save(obj, path):
     """Save ``obj`` to ``path`` (an ``.npz`` archive with JSON metadata; no pickle).
 
@@ -413,6 +487,7 @@ def save(obj, path):
         stored as their ``repr`` (with a ``UserWarning``); everything else is exact.
     path : str or os.PathLike
         Written atomically (temporary file, then ``os.replace``); used exactly as given.
+        A new file gets mode ``0o666 & ~umask``; a replaced file keeps its mode.
 
     Returns
     -------
@@ -421,11 +496,23 @@ def save(obj, path):
 
     Raises
     ------
+    TypeError
+        ``path`` is not a str or os.PathLike.
+    FileNotFoundError
+        The folder of ``path`` does not exist (nothing is written).
+    IsADirectoryError
+        ``path`` is a folder.
+    PermissionError
+        ``path`` exists and is read-only, or its folder is not writable; the existing
+        file is left untouched.
     PersistenceError
-        ``obj`` (or something inside it) cannot be saved, or the file cannot be written.
+        ``obj`` (or something inside it) cannot be saved, an estimator is unfitted,
+        or writing failed otherwise.
     """
-    path = os.fspath(path)
+    path = _check_path(path)
     kind = _kind_of(obj)
+    _check_fitted_estimator(obj)
+    mode = _check_target(path)
     enc = _Encoder()
     try:
         tree = enc.encode(obj)
@@ -455,19 +542,26 @@ def save(obj, path):
     members[_META_DIGEST] = np.frombuffer(hashlib.sha256(meta_bytes).digest(), dtype=np.uint8)
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".convex_relu-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".convex_relu-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        # the folder vanished or became unwritable after the checks: name the user's path
+        raise PersistenceError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **members)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)  # mkstemp makes 0600; follow the umask instead
             os.fsync(fh.fileno())
+        _check_target(path)  # the target may have been made read-only meanwhile
         os.replace(tmp, path)
     except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, (PermissionError, FileNotFoundError,
+                                                              IsADirectoryError)):
             raise PersistenceError(f"cannot write {path}: {exc}") from exc
         raise
     return path
@@ -489,7 +583,9 @@ class _Archive:
     def __init__(self, path):
         self.path = path
         if not os.path.exists(path):
-            raise FileNotFoundError(f"no such file: {path}")
+            raise FileNotFoundError(f"cannot load {path}: no such file")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"cannot load {path}: it is a folder, not a file")
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -502,6 +598,7 @@ class _Archive:
         with self.guard():
             self.zf = zipfile.ZipFile(io.BytesIO(raw))
             for info in self.zf.infolist():
+                self._check_local_header(raw, info)
                 if not info.filename.endswith(".npy"):
                     raise PersistenceError(
                         f"{path} is not a convex_relu file, or is damaged (unexpected member "
@@ -525,6 +622,46 @@ class _Archive:
                     raise ValueError(f"array {key!r} declares more data than its member holds")
                 self.headers[key] = (tuple(shape), dtype)
                 self.members[key] = info
+
+    # local file header: signature, version, flags, method, time, date, crc, sizes, name/extra lengths
+    _LOCAL = struct.Struct("<4s5H3L2H")
+
+    def _check_local_header(self, raw, info):
+        """Each member's local header must repeat its central-directory entry.
+
+        zipfile reads sizes, method and CRC from the central directory only, so a
+        damaged local header (its date, CRC or method field) would otherwise go
+        unnoticed; a file written by :func:`save` always has identical copies.
+        """
+        start = info.header_offset
+        fields = self._LOCAL.unpack_from(raw, start) if start + self._LOCAL.size <= len(raw) else None
+        if fields is None or fields[0] != b"PK\x03\x04":
+            raise PersistenceError(f"{self.path} is corrupted: member {info.filename!r} has no local header.")
+        _, _, flags, method, mtime, mdate, crc, csize, usize, name_len, extra_len = fields
+        if (csize, usize) == (0xFFFFFFFF, 0xFFFFFFFF):  # zip64 (numpy.savez): sizes in the extra field
+            extra_start = start + self._LOCAL.size + name_len
+            extra = raw[extra_start: extra_start + extra_len]
+            pos = 0
+            while pos + 4 <= len(extra):
+                tag, size = struct.unpack_from("<2H", extra, pos)
+                if tag == 0x0001 and size >= 16:
+                    usize, csize = struct.unpack_from("<2Q", extra, pos + 4)
+                    break
+                pos += 4 + size
+        y, mo, d, h, mi, sec = info.date_time
+        expected_time = (h << 11) | (mi << 5) | (sec // 2)
+        expected_date = ((y - 1980) << 9) | (mo << 5) | d
+        same = (flags == info.flag_bits and method == info.compress_type
+                and (mtime, mdate) == (expected_time, expected_date)
+                and name_len == len(info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437")))
+        if not flags & 0x08:  # without a data descriptor the local header holds CRC and sizes
+            same = same and (crc, csize, usize) == (info.CRC, info.compress_size, info.file_size)
+        name = raw[start + self._LOCAL.size: start + self._LOCAL.size + name_len]
+        if not same or name != info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437"):
+            raise PersistenceError(
+                f"{self.path} is corrupted: the local header of member {info.filename!r} disagrees "
+                "with the zip directory."
+            )
 
     @contextlib.contextmanager
     def guard(self):
@@ -592,6 +729,21 @@ def _package_version():
     return __version__
 
 
+def _check_expected_kind(expected_kind):
+    """Validate ``expected_kind`` before the file is read."""
+    if expected_kind is None:
+        return
+    known = KINDS + tuple(_KIND_ALIASES)
+    wanted = (expected_kind,) if isinstance(expected_kind, str) else expected_kind
+    if not isinstance(wanted, (tuple, list)) or not wanted or not all(isinstance(w, str) for w in wanted):
+        raise TypeError(
+            f"expected_kind must be None, a str or a tuple of str from {known}; got {expected_kind!r}."
+        )
+    for w in wanted:
+        if w not in known:
+            raise ValueError(f"expected_kind must be one of {known} (or a tuple of them); got {w!r}.")
+
+
 def _check_kind(path, meta, expected_kind):
     if expected_kind is None:
         return
@@ -657,7 +809,7 @@ def read_metadata(path):
     dict
         The metadata without the object ``tree``.
     """
-    path = os.fspath(path)
+    path = _check_path(path)
     archive = _Archive(path)
     meta = _parse_meta(path, archive)
     _check_arrays(path, meta, archive)
@@ -690,7 +842,8 @@ def load(path, expected_kind=None):
         arrays, contains pickled objects, or describes an inconsistent object.
         Nothing is returned in any of these cases.
     """
-    path = os.fspath(path)
+    path = _check_path(path)
+    _check_expected_kind(expected_kind)
     archive = _Archive(path)
     meta = _parse_meta(path, archive)
     _check_kind(path, meta, expected_kind)

@@ -20,14 +20,92 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
-from ._validation import add_bias_column, check_lam, check_loss, check_matrix, check_targets
+from dataclasses import dataclass
+
+from ._validation import (
+    InputTypeError,
+    add_bias_column,
+    check_bool,
+    check_lam,
+    check_loss,
+    check_matrix,
+    check_targets,
+    check_weights_array,
+)
 from .cones import max_cone_projection_norm
 from .operators import adjoint, forward, pattern_products
 from .patterns import Patterns, enumerate_patterns, sample_patterns
 
-__all__ = ["GatedReLUProblem", "ReLUProblem", "make_problem", "FORMULATIONS"]
+__all__ = ["GatedReLUProblem", "ReLUProblem", "make_problem", "FORMULATIONS", "Scaling"]
 
 FORMULATIONS = ("relu", "gated_relu")
+
+#: Largest (and smallest non-zero) magnitude accepted in ``X`` and, for the squared
+#: loss, in ``y``. The solvers work in normalised units (:meth:`normalized`), so the
+#: limits come from what must be representable in the user's units: the squared loss
+#: is ~``y²`` (``1e153²`` still fits below float64's 1.8e308, ``1e-153²`` stays above
+#: its smallest normal number 2.2e-308).
+MAX_TARGET_MAGNITUDE = 1e153
+MAX_DATA_MAGNITUDE = 1e250
+
+
+def _pow2(x):
+    """The power of two nearest to ``x`` (1 for 0 or non-finite): scaling by it is exact."""
+    if not (np.isfinite(x) and x > 0):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.round(np.log2(x)))))
+
+
+def _check_magnitude(arr, name, limit, what):
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    if top == 0.0:
+        return
+    if top > limit or top < 1.0 / limit:
+        raise ValueError(
+            f"{name} has entries of magnitude up to {top:.3g}; {what} in float64 needs the "
+            f"largest magnitude in [{1.0 / limit:g}, {limit:g}]. Rescale {name} (the problem in "
+            f"other units is equivalent: see the README's scaling section)."
+        )
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Units of a normalised problem: ``X̃ = a·X̃_in``, ``Y = b·Y_in``, ``λ = a·b·λ_in``.
+
+    ``a`` and ``b`` are powers of two, so every conversion is exact in floating
+    point. With weights ``u = (b/a)·u_in`` the predictions are ``Ŷ = b·Ŷ_in`` and,
+    for the squared loss,
+
+        ‖Au − Y‖²/(2s) + λΣ‖u_i‖ = b² (‖A_in u_in − Y_in‖²/(2s) + λ_in Σ‖u_in,i‖),
+
+    so the two problems have the same minimisers up to that map and objectives in
+    the ratio ``b²``. The logistic loss keeps ``b = 1`` (labels are ±1). Cone
+    constraints are homogeneous, so feasibility is the same in both units.
+    """
+
+    a: float = 1.0
+    b: float = 1.0
+
+    @property
+    def is_identity(self):
+        return self.a == 1.0 and self.b == 1.0
+
+    def weights_to_user(self, W):
+        return np.asarray(W) * (self.b / self.a)
+
+    def weights_to_inner(self, W):
+        return np.asarray(W) * (self.a / self.b)
+
+    def value_to_user(self, v):
+        """Objective values, losses, gaps (``× b²``)."""
+        return v * (self.b * self.b)
+
+    def predictions_to_user(self, P):
+        return np.asarray(P) * self.b
+
+    def dual_point_to_user(self, z):
+        """``z = ∇ℓ``-type dual points (``× b``)."""
+        return np.asarray(z) * self.b
 
 
 class _ConvexProblem:
@@ -38,16 +116,20 @@ class _ConvexProblem:
     def __init__(self, X, y, patterns, lam, loss="squared", bias=None):
         self.loss = check_loss(loss)
         self.X = check_matrix(X, "X")
+        _check_magnitude(self.X, "X", MAX_DATA_MAGNITUDE, "solving")
         self.Y = check_targets(y, self.X.shape[0], loss=self.loss)
+        if self.loss == "squared":
+            _check_magnitude(self.Y, "y", MAX_TARGET_MAGNITUDE, "the squared loss (~y²)")
         self.y_was_1d = np.ndim(y) == 1
         if not isinstance(patterns, Patterns):
-            raise ValueError(
+            raise InputTypeError(
                 f"patterns must be a Patterns object (from sample_patterns or "
                 f"enumerate_patterns); got {type(patterns).__name__}."
             )
         if bias is None:
             bias = patterns.bias
-        if bool(bias) != patterns.bias:
+        bias = check_bool(bias, "bias")
+        if bias != patterns.bias:
             raise ValueError(
                 f"bias={bias} but the patterns were computed with bias={patterns.bias}."
             )
@@ -98,18 +180,52 @@ class _ConvexProblem:
     def _as(self, cls):
         new = object.__new__(cls)
         new.__dict__.update(self.__dict__)
+        # the normalised twin is of the old class; the null-space basis of Aᵀ depends
+        # only on X̃ and the masks, so it stays
+        new.__dict__.pop("_normalized_cache", None)
         return new
 
     # evaluation -----------------------------------------------------------
     def check_weights(self, weights, name="weights"):
-        W = np.asarray(weights, dtype=np.float64)
-        if W.shape != self.weights_shape:
-            raise ValueError(
-                f"{name} must have shape {self.weights_shape} for {self!r}; got {W.shape}."
-            )
-        if not np.all(np.isfinite(W)):
-            raise ValueError(f"{name} contains NaN or infinite values.")
-        return W
+        """``weights`` as a finite float64 array of :attr:`weights_shape`, or a clear error."""
+        try:
+            return check_weights_array(weights, self.weights_shape, name)
+        except InputTypeError:
+            raise
+        except ValueError as exc:
+            raise ValueError(f"{exc} (for {self!r})") from None
+
+    def normalized(self):
+        """This problem in normalised units and the :class:`Scaling` back to the user's.
+
+        ``a`` is the power of two nearest to ``max|X̃|`` and ``b`` that nearest to
+        ``max|Y|`` (squared loss; 1 for the logistic loss), so the inner problem has
+        data of magnitude ~1 whatever the user's units: the solvers' step sizes,
+        Lipschitz estimates and Gram matrices then neither overflow nor underflow.
+        The inner problem shares the patterns (``1[X̃g >= 0]`` is invariant under
+        positive scaling); its ``X̃`` has bias column ``1/a``, so it must not be
+        rebuilt from its ``X``. Returns ``(self, Scaling())`` when already normalised.
+        """
+        cached = self.__dict__.get("_normalized_cache")
+        # keyed on λ: with_lam copies the instance dict, cache included
+        if cached is not None and cached[0] == self.lam:
+            return cached[1], cached[2]
+        a = _pow2(float(np.abs(self.X_tilde).max()))
+        b = _pow2(float(np.abs(self.Y).max())) if self.loss == "squared" else 1.0
+        scaling = Scaling(a, b)
+        if scaling.is_identity:
+            return self, scaling
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for key in ("_range_basis_cache", "_normalized_cache"):
+            new.__dict__.pop(key, None)
+        new.X_tilde = self.X_tilde / a
+        new.X = new.X_tilde[:, : self.X.shape[1]]
+        new.Y = self.Y / b
+        new.lam = self.lam / (a * b)
+        new.masks = self.masks
+        self._normalized_cache = (self.lam, new, scaling)
+        return new, scaling
 
     def zero_weights(self):
         return np.zeros(self.weights_shape)
@@ -126,8 +242,18 @@ class _ConvexProblem:
 
     @staticmethod
     def group_norms(weights):
-        """``‖·‖₂`` of every group (the feature axis ``-2``)."""
-        return np.linalg.norm(weights, axis=-2)
+        """``‖·‖₂`` of every group (the feature axis ``-2``).
+
+        Weights in the user's units can be ~1e±300 (``u = (b/a)·u_in``), where the
+        squares inside a plain norm overflow or underflow: those are scaled by a
+        power of two first.
+        """
+        W = np.asarray(weights)
+        top = float(np.abs(W).max()) if W.size else 0.0
+        if top == 0.0 or 1e-100 < top < 1e100 or not np.isfinite(top):
+            return np.linalg.norm(W, axis=-2)
+        k = int(np.round(np.log2(top)))
+        return np.ldexp(np.linalg.norm(np.ldexp(W, -k), axis=-2), k)
 
     def regularizer(self, weights):
         return self.lam * float(self.group_norms(weights).sum())
@@ -245,8 +371,15 @@ def make_problem(
     ``n_gates=None`` enumerates all patterns (the certified path); an integer
     samples that many Gaussian gates with ``seed``.
     """
+    if not isinstance(formulation, str):
+        raise InputTypeError(f"formulation must be one of {FORMULATIONS}; got {formulation!r}.")
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}; got {formulation!r}.")
+    if patterns is not None and not isinstance(patterns, Patterns):
+        raise InputTypeError(
+            f"patterns must be None or a Patterns object (from sample_patterns or "
+            f"enumerate_patterns); got {type(patterns).__name__}."
+        )
     if patterns is None:
         X_checked = check_matrix(X, "X")
         if n_gates is None:

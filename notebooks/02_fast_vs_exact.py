@@ -188,6 +188,10 @@ assert report_gated.passed
 report_relu = crosscheck(relu_problem, fast=relu["AL"], exact=relu["Clarabel"], tol=1e-6)
 print(report_relu)
 assert report_relu.passed
+# the closing CLAIM is graded by the evidence (convex_relu.claims): with sampled gates the
+# optimum holds over the sampled patterns only, never "global"
+for rep in (report_gated, report_relu):
+    assert rep.claim.level in ("gated_optimum", "optimal_over_patterns"), rep.claim.sentence
 
 # %% [markdown]
 # ## What the models predict

@@ -47,6 +47,7 @@ import numpy as np
 
 from convex_relu import make_problem
 from convex_relu.certificates import certify
+from convex_relu.claims import claim
 from convex_relu.decomposition import cone_decompose, decomposition_bound
 from convex_relu.networks import network_from_weights
 from convex_relu.path import regularization_path
@@ -77,6 +78,10 @@ print(problem)
 print(gated)
 print(f"active groups: {active.sum()} of {problem.p}")
 assert gated.certificate.relative_gap <= 1e-8
+# what this certifies (convex_relu.claims): the best gated model for these gates, a relaxation
+gated_claim = claim(problem, certify(problem, u), tol=1e-8)
+print(gated_claim.sentence)
+assert gated_claim.level == "gated_optimum"
 
 # %% [markdown]
 # ## Which groups need a split?

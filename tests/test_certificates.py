@@ -492,3 +492,113 @@ def test_squared_loss_at_lam_zero_is_certified_by_the_null_space_dual(formulatio
     assert cert.dual <= sol.objective * (1 + 1e-9)
     # Aᵀz = 0 up to round-off
     assert np.all(cert.max_constraint <= 1e-12)
+
+
+# ---------------------------------------------------------------------------
+# degenerate scales: nearly parallel normalised rows (issue 10, item 6)
+# ---------------------------------------------------------------------------
+
+
+def _degenerate(kind, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "tiny_rows_with_bias":
+        X = rng.standard_normal((10, 2)) * 1e-6
+    else:
+        X = rng.standard_normal((10, 2))
+        X[1] = X[0] + 1e-8 * rng.standard_normal(2)
+    return X, rng.standard_normal(10), rng
+
+
+@pytest.mark.parametrize("kind", ["tiny_rows_with_bias", "rows_1e-8_apart"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_certify_and_clarabel_path_on_nearly_parallel_rows(kind, seed):
+    """The cone projections used to raise numpy's LinAlgError here (in certify and in
+    the Clarabel path's clean-up and repair); now they finish with valid bounds."""
+    from convex_relu.certificates import dual_roundoff
+    from convex_relu.cvx import solve_exact
+    from convex_relu.patterns import enumerate_patterns
+
+    X, y, rng = _degenerate(kind, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        P = enumerate_patterns(X, bias=True)
+    prob = ReLUProblem(X, y, P, 1e-3, bias=True)
+    p_star, _ = reference_primal(prob)
+    for W in (rng.standard_normal(prob.weights_shape), prob.zero_weights()):
+        cert = certify(prob, W)
+        assert np.isfinite(cert.dual) and np.isfinite(cert.primal)
+        assert cert.gap >= -dual_roundoff(prob, cert.primal)
+        assert cert.dual <= p_star + 1e-6 * max(1.0, abs(p_star))
+        assert prob.cone_violation(cert.weights) <= 1e-9 * max(1.0, np.abs(cert.weights).max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = solve_exact(prob, "clarabel", cleanup=True)
+    cert = certify(prob, sol.weights)
+    assert cert.gap >= -dual_roundoff(prob, cert.primal)
+    assert cert.dual <= p_star + 1e-6 * max(1.0, abs(p_star))
+
+
+# ---------------------------------------------------------------------------
+# the final guard and the small-λ candidate
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.05])
+def test_guard_replaces_a_dual_above_the_primal(lam, monkeypatch):
+    """A dual value above the primal proves a numerical failure: certify must fall back
+    (to the scaled bound at λ > 0, to 0 at λ = 0) and say so; the gap stays >= 0."""
+    import convex_relu.certificates as certificates
+
+    X, Y = _data(12, 2, 1, "squared", 4)
+    prob = _problem("gated_relu", X, Y, lam, "squared", True, n_gates=6)
+    honest = certify(prob, prob.zero_weights())
+    real = certificates._dual_bound
+
+    def inflated(problem, pred):
+        dual, z, gamma, M, exact, note = real(problem, pred)
+        return dual + 10.0, z, gamma, M, exact, note
+
+    monkeypatch.setattr(certificates, "_dual_bound", inflated)
+    cert = certify(prob, prob.zero_weights())
+    assert "above primal" in cert.dual_note
+    assert cert.gap >= 0
+    if lam > 0:
+        assert "scaled bound" in cert.dual_note
+        # the plain scaled bound γ∇ℓ, γ = clip(⟨ρ, y⟩/(s‖ρ‖²), 0, λ/M), written out here
+        rho = -prob.loss_grad(prob.predict(prob.zero_weights()))[:, 0]
+        Xt, D = _xt(prob), prob.patterns.masks.astype(float)
+        M = max(np.linalg.norm(Xt.T @ (D[:, i] * rho)) for i in range(prob.p))
+        s = prob.Y.size
+        gamma = min(max(rho @ prob.Y[:, 0] / (s * rho @ rho), 0.0), lam / M)
+        expected = gamma * (rho @ prob.Y[:, 0]) - s / 2 * gamma**2 * (rho @ rho)
+        assert cert.dual == pytest.approx(expected, rel=1e-10)
+        assert honest.dual == pytest.approx(expected, rel=1e-10)
+    else:
+        assert cert.dual == 0.0
+
+
+def test_null_space_dual_is_feasible_by_the_independent_constraint_values():
+    """The small-λ candidate's z: every ‖X̃ᵀD_i z‖ (computed here, pattern by pattern)
+    is <= λ, and its value −ℓ*(z) matches the one returned."""
+    from convex_relu.certificates import null_space_dual
+
+    X, Y = _data(40, 2, 2, "squared", 8)
+    prob = _problem("gated_relu", X, Y, 1.0, "squared", True, n_gates=4)
+    prob = prob.with_lam(1e-6 * prob.lam_max())
+    W = np.random.default_rng(0).standard_normal(prob.weights_shape)
+    pred = prob.predict(W)
+    grad = prob.loss_grad(pred)
+    Xt = _xt(prob)
+    D = prob.patterns.masks.astype(float)
+    M = np.array([max(np.linalg.norm(Xt.T @ (D[:, i] * grad[:, k])) for i in range(prob.p))
+                  for k in range(prob.c)])
+    assert np.all(M > prob.lam)  # the scaled point is capped
+    value, z = null_space_dual(prob, grad, M)
+    for k in range(prob.c):
+        for i in range(prob.p):
+            assert np.linalg.norm(Xt.T @ (D[:, i] * z[:, k])) <= prob.lam
+    conj = float(np.sum(z * prob.Y)) + prob.Y.size / 2 * float(np.sum(z * z))
+    assert value == pytest.approx(-conj, rel=1e-12)
+    p_star, _ = reference_primal(prob)
+    assert value <= p_star + _rel_tol(p_star)
+    assert certify(prob, W).dual >= value * (1 - 1e-12)  # certify keeps the better one

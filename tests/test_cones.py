@@ -1,5 +1,7 @@
 """Cone projections: exact against CVXPY, conservative for any multipliers, fast max."""
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -185,3 +187,96 @@ def test_constraint_generation_fallback_is_exact_and_capped_runs_are_conservativ
     assert (capped.norms >= exact.norms - 1e-12).all()
     value, _ = max_cone_projection_norm(Xt, P.masks, Q, gates=P.gates)
     assert value == pytest.approx(exact.norms.max(), rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# degenerate scales: nearly parallel normalised rows (issue 10, item 6)
+# ---------------------------------------------------------------------------
+
+
+def _degenerate_data(kind, seed):
+    """Rows of scale 1e-6 next to a bias column, or two rows 1e-8 apart.
+
+    After normalisation the rows are nearly parallel, so the passive Gram matrices
+    of Lawson–Hanson become singular in floating point (numpy raised LinAlgError).
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "tiny_rows_with_bias":
+        X = rng.standard_normal((10, 2)) * 1e-6
+    else:
+        X = rng.standard_normal((10, 2))
+        X[1] = X[0] + 1e-8 * rng.standard_normal(2)
+    return X, rng
+
+
+def _certified_lower_bound(A, q, gate):
+    """A proven lower bound ``⟨q, u⟩/‖u‖ <= ‖Π_K(q)‖`` from a point ``u`` of the cone.
+
+    ``u`` starts from Clarabel's ``argmax ⟨q, u⟩ s.t. Âu >= 0, ‖u‖ <= 1`` (unit rows
+    Â), which on these thin cones violates rows by ~1e-6; it is then shifted along the
+    interior gate (``Âg > 0``) until no row is violated, so the bound is rigorous.
+    """
+    An = A / np.linalg.norm(A, axis=1)[:, None]
+    u = cp.Variable(q.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "solution may be inaccurate" on thin cones
+        cp.Problem(cp.Maximize(q @ u), [An @ u >= 0, cp.norm(u) <= 1]).solve(solver="CLARABEL")
+    cands = [gate]
+    if u.value is not None:
+        v = u.value
+        ag = An @ gate
+        t = max(0.0, float(np.max(-(An @ v) / ag))) * (1 + 1e-9)
+        cands.append(v + t * gate)
+    best = 0.0
+    for v in cands:
+        if np.all(An @ v >= 0) and np.linalg.norm(v) > 0:
+            best = max(best, float(q @ v) / float(np.linalg.norm(v)))
+    return best
+
+
+@pytest.mark.parametrize("kind", ["tiny_rows_with_bias", "rows_1e-8_apart"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nearly_parallel_rows_do_not_raise_and_bounds_stay_valid(kind, seed):
+    from convex_relu.patterns import enumerate_patterns
+
+    X, rng = _degenerate_data(kind, seed)
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # enumeration may warn about dropped chambers
+        P = enumerate_patterns(X, bias=True)
+    Q = rng.standard_normal((2, Xt.shape[1], P.n_patterns))
+    res = cone_projections(Xt, P.masks, Q)  # raised numpy LinAlgError before the fix
+    assert np.all(np.isfinite(res.norms))
+    value, _ = max_cone_projection_norm(Xt, P.masks, Q, gates=P.gates)
+    assert value >= res.norms.max() * (1 - 1e-9) - 1e-12
+    # every norm is a valid upper bound (>= the SOCP's lower bound) and tight
+    # (<= SciPy's full NNLS on the unit rows, an independent exact method)
+    for i in rng.choice(P.n_patterns, size=6, replace=False):
+        A = signed_data(Xt, P.masks[:, i])
+        An = A / np.linalg.norm(A, axis=1)[:, None]
+        for b in range(2):
+            q = Q[b, :, i]
+            alpha, _ = nnls(An.T, -q, maxiter=10_000)
+            assert res.norms[b, i] >= _certified_lower_bound(A, q, P.gates[:, i]) * (1 - 1e-9)
+            assert res.norms[b, i] <= np.linalg.norm(q + An.T @ alpha) + 1e-8
+
+
+def test_passive_solve_with_a_singular_gram_matrix():
+    """Two identical passive columns: the semi-normal equations are singular; the SVD
+    fallback returns the least-squares solution instead of raising."""
+    from convex_relu.cones import _passive_lstsq
+
+    rng = np.random.default_rng(0)
+    col = rng.standard_normal(3)
+    col /= np.linalg.norm(col)
+    B = np.stack([np.column_stack([col, col, np.zeros(3)]),
+                  np.column_stack([col, col + 1e-9 * rng.standard_normal(3), np.zeros(3)])])
+    used = np.array([[True, True, False], [True, True, False]])
+    q = rng.standard_normal((2, 3))
+    s = _passive_lstsq(B, used, q)
+    assert np.all(np.isfinite(s))
+    for a in range(2):
+        ref = np.linalg.lstsq(B[a][:, :2], -q[a], rcond=None)[0]
+        best = np.linalg.norm(B[a][:, :2] @ ref + q[a])
+        assert np.linalg.norm(B[a] @ s[a] + q[a]) <= best + 1e-9
+        assert s[a, 2] == 0.0

@@ -235,3 +235,59 @@ def test_certify_crosscheck_flag(csv_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert out["crosscheck"]["passed"] is True
+
+
+# ---------------------------------------------------------------------------
+# floors (optimum 0) and the exact reference's tolerance
+# ---------------------------------------------------------------------------
+
+
+def test_objective_floor_formula():
+    from convex_relu.crosscheck import objective_floor
+
+    X, y = _diabetes(30, [2, 8])
+    rp = make_problem(X, y, formulation="relu", lam=0.05, bias=True, n_gates=5, seed=0)
+    # ℓ(0) = ‖y‖²/(2n), computed here by hand
+    assert objective_floor(rp) == pytest.approx(1e-12 * float(np.sum(y**2)) / (2 * len(y)), rel=1e-12)
+    zero = make_problem(X, 0 * y, formulation="relu", lam=0.05, bias=True, n_gates=5, seed=0)
+    assert objective_floor(zero) == 1e-12
+
+
+def test_zero_optimum_passes_with_floors_and_fails_without():
+    """y = 0: p* = 0 (the zero weights, closed form). An interior-point-like answer with
+    objective ~1e-12 and round-off cone violations agrees with it; relative checks alone
+    fail on its noise-sized gap, groups and violation."""
+    X, _ = _diabetes(30, [2, 8])
+    rp = make_problem(X, np.zeros(30), formulation="relu", lam=0.05, bias=True, n_gates=15, seed=0)
+    rng = np.random.default_rng(3)
+    G = rp.patterns.gates
+    W = np.abs(rng.standard_normal((2, 1, 1, rp.p))) * G[None, None] + 0.3 * rng.standard_normal(rp.weights_shape)
+    W *= 2e-13 / (rp.lam * float(np.linalg.norm(W, axis=-2).sum()))
+    assert rp.cone_violation(W) > 0
+    noisy = Solution(rp, W, rp.objective(W), "optimal", "clarabel", True)
+    assert 1e-13 < noisy.objective < 1e-12
+    from convex_relu.certificates import certify
+    assert certify(rp, W).primal < 1e-12  # after the repair onto the cones
+    rep = crosscheck(rp, exact=noisy)
+    assert rep.passed, str(rep)
+    assert rep.floor == 1e-12
+    # the certificates bracket the known optimum 0
+    assert max(rep.line("exact: relative gap").value, 0) >= 0
+    strict = crosscheck(rp, fast=rep.fast, exact=noisy, floor=0.0)
+    assert {"exact: relative gap", "exact: cone violation", "inactive groups (gap-safe)"} <= _failed(strict)
+    assert "RESULT: PASS" in str(rep) and "CLAIM:" in str(rep)
+
+
+def test_exact_tol_and_retries_arguments(relu):
+    rp, _ = relu
+    rep = crosscheck(rp, exact="clarabel", exact_tol=1e-4)
+    assert rep.passed, str(rep)
+    assert rep.line("exact: tightening").detail.startswith("solver tol 1e-04")
+    with pytest.raises(ValueError, match="exact_tol"):
+        crosscheck(rp, exact_tol=0.0)
+    with pytest.raises(ValueError, match="exact_retries"):
+        crosscheck(rp, exact_retries=-1)
+    with pytest.raises(ValueError, match="floor"):
+        crosscheck(rp, floor=-1.0)
+    out = rep.to_dict()
+    assert out["claim_level"] == rep.claim.level and out["claim"] == rep.claim.sentence

@@ -257,3 +257,21 @@ def test_classifier_in_grid_search():
     search = GridSearchCV(pipe, {"convexreluclassifier__lam": [1.0, 1e-2]}, cv=3).fit(X, y)
     assert search.best_params_["convexreluclassifier__lam"] == 1e-2
     assert search.best_score_ > 0.85
+
+
+def test_claim_follows_the_certificate_of_the_fitted_model():
+    # enumerated patterns, C-ReLU, certified gap <= tol: global; sampled gates: never global
+    from convex_relu import make_problem, solve
+
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((12, 1)), rng.standard_normal(12)
+    exact = ConvexReLURegressor(formulation="relu", n_gates=None, lam=0.05, solver="clarabel").fit(X, y)
+    # independent: the same program solved directly, the gap recomputed from its pieces
+    ref = solve(make_problem(X, y, formulation="relu", lam=0.05, bias=True), "clarabel")
+    assert abs(exact.objective_ - ref.objective) <= 1e-6 * abs(ref.objective)
+    cert = exact.certificate_
+    met = (cert.primal - cert.dual) <= 1e-6 * abs(cert.primal)
+    assert (exact.claim_.level == "global_optimum") == met
+    sampled = ConvexReLURegressor(formulation="relu", n_gates=10, lam=0.05).fit(X, y)
+    assert sampled.claim_.level != "global_optimum"
+    assert "sampled" in sampled.claim_.sentence

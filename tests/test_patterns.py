@@ -72,6 +72,13 @@ def mask_set(P):
     return {tuple(col) for col in P.masks.T.astype(int)}
 
 
+def safe_norms(A, axis):
+    """Euclidean norms along ``axis`` without overflow/underflow of the squares (1e±200 data)."""
+    m = np.abs(A).max(axis=axis, keepdims=True)
+    m = np.where(m > 0, m, 1.0)
+    return (m * np.sqrt(((A / m) ** 2).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
 def check_gates(P, X, bias):
     """Gates strictly interior on non-zero rows and masks == 1[X̃ G >= 0]."""
     Xt = x_tilde(X, bias)
@@ -81,7 +88,7 @@ def check_gates(P, X, bias):
     np.testing.assert_array_equal(P.masks, Z >= 0)
     nz = np.any(Xt != 0, axis=1)
     signed = (2.0 * P.masks - 1.0) * Z
-    scale = np.linalg.norm(Xt, axis=1)[:, None] * np.linalg.norm(P.gates, axis=0)[None, :]
+    scale = safe_norms(Xt, 1)[:, None] * safe_norms(P.gates, 0)[None, :]
     assert np.all(signed[nz] > 1e-9 * scale[nz])
     assert np.all(P.masks[~nz])  # zero rows: x̃ᵀg = 0 >= 0
     # no duplicate and no all-zero column
@@ -430,3 +437,177 @@ def test_gates_are_near_max_margin(bias):
         g = P.gates[:, i]
         ours = (s * (U @ g)).min() / np.linalg.norm(g)
         assert t_o > 0 and ours >= t_o / np.sqrt(dt * dt) * (1 - 1e-6)
+
+
+# --------------------------------------------------------------------------- scale, nesting, flags
+
+
+SCALES = [1e-200, 1e-150, 1e-100, 1e-10, 1.0, 1e10, 1e100, 1e150, 1e160]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("scale", SCALES)
+def test_enumeration_same_chambers_at_any_scale(scale, bias):
+    # the chambers of {x̃ᵀg = 0} do not depend on the units of X; the brute-force LP
+    # over all sign vectors on the unscaled data is the independent reference
+    X = gaussian(9, 5, 2)
+    P = enumerate_patterns(scale * X, bias=bias)
+    assert mask_set(P) == brute_force_masks(X, bias)
+    assert P.complete and P.n_dropped == 0
+    np.testing.assert_array_equal(P.masks, x_tilde(scale * X, bias) @ P.gates >= 0)
+    # strictly interior, judged in the data's own units: g·diag(scale, 1) gates X̃
+    G = P.gates * np.concatenate([np.full(X.shape[1], scale), np.ones(int(bias))])[:, None]
+    check_gates(Patterns(masks=P.masks, gates=G, bias=bias, method="enumerated"), X, bias)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_enumeration_invariant_to_one_feature_rescaled(bias):
+    X = gaussian(10, 6, 3)
+    Xs = X.copy()
+    Xs[:, 1] *= 1e6  # features that differ in scale by 1e6 (a CSV in mixed units)
+    P = enumerate_patterns(Xs, bias=bias)
+    assert mask_set(P) == brute_force_masks(X, bias)
+    check_gates(P, Xs, bias)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("scale", SCALES)
+def test_sampled_patterns_do_not_depend_on_units(scale, bias):
+    X = gaussian(30, 7, 3)
+    P, Q = sample_patterns(X, 60, 4, bias=bias), sample_patterns(scale * X, 60, 4, bias=bias)
+    np.testing.assert_array_equal(P.masks, Q.masks)
+    # and each gate reproduces its mask on the data it was drawn for
+    np.testing.assert_array_equal(Q.masks_for(scale * X), Q.masks)
+
+
+def test_sampled_patterns_invariant_to_feature_scale_and_shift():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 3))
+    Xs = X * np.array([1.0, 1e3, 1e-4]) + np.array([0.0, 5e3, -2.0])
+    P, Q = sample_patterns(X, 100, 2, bias=True), sample_patterns(Xs, 100, 2, bias=True)
+    np.testing.assert_array_equal(P.masks, Q.masks)
+    np.testing.assert_array_equal(Q.masks_for(Xs), Q.masks)
+
+
+def test_sampled_gates_do_not_collapse_on_unscaled_data():
+    # raw wine-like data: one feature ~1e3, the others ~1; Gaussian gates in raw units
+    # would all be decided by the large feature (few distinct patterns)
+    rng = np.random.default_rng(0)
+    X = np.column_stack([1e3 + 300 * rng.standard_normal(150), rng.standard_normal((150, 4))])
+    P = sample_patterns(X, 50, 0, bias=True)
+    Z = (X - X.mean(0)) / X.std(0)
+    Q = sample_patterns(Z, 50, 0, bias=True)
+    assert P.n_patterns == Q.n_patterns >= 45
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_sampled_draws_are_nested(bias):
+    X = gaussian(25, 9, 3)
+    big = sample_patterns(X, 200, 11, bias=bias)
+    for m in (1, 10, 25, 50, 100):
+        small = sample_patterns(X, m, 11, bias=bias)
+        np.testing.assert_array_equal(big.masks[:, : small.n_patterns], small.masks)
+        np.testing.assert_array_equal(big.gates[:, : small.n_patterns], small.gates)
+
+
+def test_sampling_refuses_huge_draws_before_allocating():
+    X = gaussian(100, 1, 3)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="n_gates=1000000000.*GiB"):
+        sample_patterns(X, 10**9, 0)
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("bad", ["no", 1, None, "False"])
+def test_bias_must_be_a_bool(bad):
+    X = gaussian(10, 1, 2)
+    with pytest.raises(TypeError, match="bias must be True or False"):
+        sample_patterns(X, 5, 0, bias=bad)
+    with pytest.raises(TypeError, match="bias must be True or False"):
+        enumerate_patterns(X, bias=bad)
+
+
+@pytest.mark.parametrize("bad,exc", [("1", TypeError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_seed_is_validated(bad, exc):
+    with pytest.raises(exc, match="seed must be None or a non-negative integer"):
+        sample_patterns(gaussian(10, 1, 2), 5, bad)
+
+
+def test_complete_flag():
+    X = gaussian(8, 2, 2)
+    assert enumerate_patterns(X, bias=True).complete
+    assert not sample_patterns(X, 50, 0, bias=True).complete
+    P = enumerate_patterns(X, bias=True)
+    dropped = Patterns(masks=P.masks, gates=P.gates, bias=True, method="enumerated", n_dropped=2)
+    assert not dropped.complete and dropped.n_dropped == 2
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+from convex_relu.patterns import Arrangement, iter_chambers  # noqa: E402
+
+
+def streamed(X, bias, chunk_size=5):
+    chunks = list(iter_chambers(X, bias=bias, chunk_size=chunk_size))
+    assert all(c.dtype == bool and c.shape[0] == X.shape[0] and 0 < c.shape[1] <= chunk_size for c in chunks)
+    return np.concatenate(chunks, axis=1)
+
+
+@pytest.mark.parametrize("name,X,bias", BRUTE_CASES, ids=[c[0] for c in BRUTE_CASES])
+def test_streamed_chambers_equal_enumeration_and_brute_force(name, X, bias):
+    M = streamed(X, bias)
+    got = {tuple(c) for c in M.T.astype(int)}
+    assert len(got) == M.shape[1]  # each chamber once
+    assert got == mask_set(enumerate_patterns(X, bias=bias)) == brute_force_masks(X, bias)
+
+
+@pytest.mark.parametrize("n,d,bias", [(30, 2, True), (20, 3, True), (16, 3, False), (12, 4, True)])
+def test_streamed_count_is_covers_and_each_once(n, d, bias):
+    X = gaussian(n * 7 + d, n, d)
+    M = streamed(X, bias, chunk_size=97)
+    P = enumerate_patterns(X, bias=bias)
+    assert M.shape[1] == P.n_patterns
+    assert {tuple(c) for c in M.T.astype(int)} == mask_set(P)
+    if bias:
+        assert M.shape[1] == cover(n, d + 1) - 1
+
+
+def test_stream_blocks_are_bounded_and_features_match_masks():
+    # small blocks (memory bound) give the same chambers; features = masksᵀF exactly
+    X = gaussian(77, 25, 2)
+    arr = Arrangement(X, bias=True)
+    F = np.random.default_rng(0).standard_normal((25, 3))
+    const, Om = arr.rep_weights(F)
+    total = 0
+    seen = set()
+    for blk in arr.blocks(Om, block_entries=200):
+        masks = arr.expand(blk.rep_signs())
+        assert masks.shape[1] == blk.n_chambers
+        np.testing.assert_allclose(const + blk.features, masks.T.astype(float) @ F, atol=1e-12)
+        seen |= {tuple(c) for c in masks.T.astype(int)}
+        total += blk.n_chambers
+    assert total == len(seen) == arr.bound == cover(25, 3)
+
+
+def test_arrangement_gates_and_normals():
+    X = _integer_3d(1) * np.array([1.0, 1e3, 1e-3])
+    arr = Arrangement(X, bias=True)
+    blk = next(iter(arr.blocks()))
+    signs = blk.rep_signs()
+    G, ok = arr.gates(signs)
+    assert ok.all()
+    Xt = x_tilde(X, True)
+    np.testing.assert_array_equal((Xt @ G) >= 0, arr.expand(signs))
+    # chamber s = {g : (2s_c − 1) ν_cᵀg > 0} in the user's coordinates
+    N = arr.rep_normals()
+    assert np.all(((2.0 * signs - 1.0) * (N @ G)) > 0)
+    np.testing.assert_array_equal(arr.rep_signs_of(arr.expand(signs)), signs)
+
+
+def test_priced_patterns_are_not_complete():
+    P = enumerate_patterns(gaussian(3, 6, 2), bias=True)
+    Q = Patterns(masks=P.masks, gates=P.gates, bias=True, method="priced")
+    assert not Q.complete
+    with pytest.raises(ValueError, match="method"):
+        Patterns(masks=P.masks, gates=P.gates, bias=True, method="other")

@@ -356,6 +356,29 @@ def test_every_single_byte_corruption_fails_cleanly_or_changes_nothing(tmp_path,
     assert n_detected > 0.5 * len(positions)
 
 
+def test_every_flipped_byte_of_a_local_header_is_detected(tmp_path, saved):
+    """zipfile trusts the central directory; the loader also checks the local headers.
+
+    A flip anywhere in a member's local header (signature, flags, method, timestamp,
+    CRC, sizes, name) must be refused, which the central-directory CRC alone cannot see.
+    The header extents come from zipfile's own directory (an independent reading).
+    """
+    path, _ = saved
+    good = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        infos = zf.infolist()
+    positions = []
+    for info in (infos[0], infos[len(infos) // 2], infos[-1]):
+        name_len = len(info.orig_filename.encode())
+        positions += [p for p in range(info.header_offset, info.header_offset + 30 + name_len)
+                      if p - info.header_offset not in (4, 5)]  # "version needed" is advisory
+    for pos in positions:
+        data = bytearray(good)
+        data[pos] ^= 0x5A
+        with pytest.raises(PersistenceError, match="bad.npz"):
+            load(_write(tmp_path, bytes(data)))
+
+
 @pytest.mark.parametrize("keep", [0, 1, 10, 0.25, 0.5, 0.9, -1])
 def test_truncated_file_is_refused(tmp_path, saved, keep):
     path, _ = saved

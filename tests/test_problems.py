@@ -123,3 +123,58 @@ def test_weights_are_validated():
         prob.objective(W)
     with pytest.raises(ValueError, match="formulation"):
         make_problem(X, y, formulation="deep")
+
+
+# --------------------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("kx,ky", [(-150, 0), (150, 0), (0, -150), (0, 150), (7, -3), (0, 0)])
+def test_normalized_problem_is_the_same_problem_in_other_units(formulation, loss, bias, kx, ky):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 3)) * 10.0**kx
+    y = rng.standard_normal((20, 2)) * 10.0**ky
+    if loss == "logistic":
+        y = np.sign(y)
+    prob = make_problem(X, y, formulation=formulation, lam=0.3 * 10.0 ** (kx + ky), loss=loss,
+                        bias=bias, n_gates=15, seed=1)
+    inner, sc = prob.normalized()
+    # the inner data has magnitude ~1 whatever the user's units
+    assert 0.5 <= np.abs(inner.X_tilde).max() <= 2 and (loss == "logistic" or 0.5 <= np.abs(inner.Y).max() <= 2)
+    np.testing.assert_array_equal(inner.masks, prob.masks)
+    W = rng.standard_normal(inner.weights_shape)
+    # independent evaluation in the user's units: the explicit objective on user weights
+    Wu = sc.weights_to_user(W)
+    np.testing.assert_allclose(prob.objective(Wu), sc.value_to_user(inner.objective(W)), rtol=1e-12)
+    np.testing.assert_allclose(prob.predict(Wu), sc.predictions_to_user(inner.predict(W)), rtol=1e-12,
+                               atol=1e-300)
+    np.testing.assert_array_equal(sc.weights_to_inner(Wu), W)  # powers of two: exact
+    again, sc2 = inner.normalized()
+    assert again is inner and sc2.is_identity
+
+
+@pytest.mark.parametrize("name,kwargs,match", [
+    ("y", dict(y_scale=1e160), "y has entries of magnitude"),
+    ("y", dict(y_scale=1e-160), "y has entries of magnitude"),
+    ("X", dict(x_scale=1e260), "X has entries of magnitude"),
+    ("X", dict(x_scale=1e-260), "X has entries of magnitude"),
+])
+def test_magnitudes_no_float64_computation_can_handle_are_refused(name, kwargs, match):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2)) * kwargs.get("x_scale", 1.0)
+    y = rng.standard_normal(10) * kwargs.get("y_scale", 1.0)
+    pats = sample_patterns(rng.standard_normal((10, 2)), 5, 0)
+    with pytest.raises(ValueError, match=match):
+        GatedReLUProblem(X, y, pats, 0.1)
+
+
+def test_squared_loss_and_norms_do_not_overflow_in_user_units():
+    # residuals ~1e152 and weights ~1e-300: plain sums of squares overflow / underflow
+    from convex_relu.losses import squared_value
+
+    r = np.array([[3e152], [4e152]])
+    assert squared_value(r, np.zeros_like(r)) == pytest.approx((9e304 + 16e304) / 4, rel=1e-14)
+    W = np.array([[[3e-300], [4e-300]]])
+    np.testing.assert_allclose(GatedReLUProblem.group_norms(W), [[5e-300]], rtol=1e-14)
