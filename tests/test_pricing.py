@@ -1,0 +1,185 @@
+"""Tests of column generation over the whole arrangement (convex_relu.pricing).
+
+Independent references, written here: the full program over *every* chamber
+(enumerate_patterns + Clarabel through CVXPY with a loop-free but separate build), a
+check of the dual point against every chamber by brute force over sign vectors
+(each chamber's cone projection by scipy's NNLS), and non-convex networks trained
+by scipy's L-BFGS on the NC objective written in this file.
+"""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize, nnls
+
+from convex_relu.patterns import Arrangement, enumerate_patterns
+from convex_relu.pricing import certify_network_global, price_arrangement, solve_global
+from convex_relu.problems import make_problem
+from convex_relu.solvers import solve
+from convex_relu.certificates import certify
+
+
+def data(n, seed=0, d=2):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, -1] ** 2 - 0.3 + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def x_tilde(X):
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def proj_norm_nnls(Xt, mask, q):
+    """‖Π_K(q)‖ for K = {u : (2D − I)X̃u >= 0}: Moreau with scipy's NNLS (independent of cones.py)."""
+    A = np.where(mask[:, None], Xt, -Xt)
+    alpha, res = nnls(A.T, -q, maxiter=5000)
+    return res  # = ‖q + Aᵀα̂‖ = ‖Π_K(q)‖
+
+
+def chamber_values(X, z, lam, formulation):
+    """max over every chamber (from enumerate_patterns) of the dual constraint at z."""
+    Xt = x_tilde(X)
+    P = enumerate_patterns(X, bias=True)
+    worst = 0.0
+    for i in range(P.n_patterns):
+        m = P.masks[:, i]
+        q = Xt.T @ (m * z[:, 0])
+        if formulation == "gated_relu":
+            v = np.linalg.norm(q)
+        else:
+            v = max(proj_norm_nnls(Xt, m, q), proj_norm_nnls(Xt, m, -q))
+        worst = max(worst, v)
+    return worst / lam, P.n_patterns
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+def test_column_generation_reaches_full_optimum(formulation):
+    X, y = data(18, seed=1)
+    lam = 0.01
+    full = make_problem(X, y, formulation=formulation, lam=lam, bias=True)
+    ref = certify(full, solve(full, "clarabel", tol=1e-10).weights)
+    assert ref.relative_gap < 1e-8
+    res = solve_global(X, y, lam=lam, formulation=formulation, tol=1e-9, init_gates=8)
+    assert res.converged and res.status == "optimal"
+    cert = res.certificate
+    # the full solve's optimum lies in [dual, primal] of our global certificate
+    assert cert.dual <= ref.primal * (1 + 1e-9)
+    assert ref.dual <= cert.primal * (1 + 1e-9)
+    assert abs(cert.primal - ref.primal) <= 1e-8 * ref.primal
+    # the returned dual point passes an independent check of every chamber
+    worst, n_ch = chamber_values(X, cert.dual_point, lam, formulation)
+    assert worst <= 1 + 1e-7
+    assert res.n_chambers >= n_ch
+    # the dual value is recomputed independently: −ℓ*(z) = −(⟨z, y⟩ + (s/2)‖z‖²)
+    z = cert.dual_point[:, 0]
+    assert cert.dual == pytest.approx(-(z @ y + 0.5 * len(y) * z @ z), rel=1e-12)
+    # the working set is much smaller than the arrangement
+    assert res.problem.p < full.p
+
+
+def test_price_arrangement_matches_brute_force_values():
+    # pricing an arbitrary point: its largest value equals the independent per-chamber max
+    X, y = data(12, seed=3)
+    prob = make_problem(X, y, formulation="relu", lam=0.05, bias=True, n_gates=10)
+    z = np.random.default_rng(4).standard_normal((12, 1)) * 0.1
+    arr = Arrangement(X, bias=True)
+    for form in ("gated_relu", "relu"):
+        p = prob if form == "relu" else prob.gated_problem()
+        pr = price_arrangement(arr, p, z)
+        worst, _ = chamber_values(X, z, 0.05, form)
+        assert pr.max_constraint[0] / 0.05 == pytest.approx(worst, rel=1e-7)
+
+
+def test_global_dual_is_valid_even_before_convergence():
+    # one round only: the scaled dual point is feasible for every chamber anyway
+    X, y = data(14, seed=5)
+    res = solve_global(X, y, lam=0.01, formulation="relu", tol=1e-12, init_gates=4, max_rounds=1)
+    assert not res.converged and res.status == "max_rounds"
+    worst, _ = chamber_values(X, res.certificate.dual_point, 0.01, "relu")
+    assert worst <= 1 + 1e-7
+    full = make_problem(X, y, formulation="relu", lam=0.01, bias=True)
+    opt = certify(full, solve(full, "clarabel", tol=1e-10).weights).primal
+    assert res.certificate.dual <= opt * (1 + 1e-9) <= res.certificate.primal * (1 + 2e-9)
+
+
+# --------------------------------------------------------------------------- non-convex networks
+
+
+def nc_objective(theta, Xt, y, m, lam):
+    d = Xt.shape[1]
+    W1 = theta[: d * m].reshape(d, m)
+    w2 = theta[d * m:]
+    H = Xt @ W1
+    A = np.maximum(H, 0.0)
+    r = A @ w2 - y
+    n = len(y)
+    f = r @ r / (2 * n) + 0.5 * lam * (W1.ravel() @ W1.ravel() + w2 @ w2)
+    g_pred = r / n
+    g_w2 = A.T @ g_pred + lam * w2
+    g_H = np.outer(g_pred, w2) * (H > 0)
+    g_W1 = Xt.T @ g_H + lam * W1
+    return f, np.concatenate([g_W1.ravel(), g_w2])
+
+
+def train(Xt, y, m, lam, seed):
+    rng = np.random.default_rng(seed)
+    d = Xt.shape[1]
+    theta0 = np.concatenate([rng.standard_normal(d * m) / np.sqrt(d), rng.standard_normal(m) / np.sqrt(m)])
+    out = minimize(nc_objective, theta0, args=(Xt, y, m, lam), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 3000, "gtol": 1e-10})
+    return out.x[: d * m].reshape(d, m), out.x[d * m:], out.fun
+
+
+def test_trained_networks_never_beat_the_certified_optimum():
+    X, y = data(100, seed=7)
+    lam = 0.01
+    res = solve_global(X, y, lam=lam, formulation="relu", tol=1e-7)
+    assert res.converged
+    cert = res.certificate
+    W = res.solution.weights
+    width = int((np.linalg.norm(W, axis=2) > 1e-9 * np.abs(W).max()).sum())
+    Xt = x_tilde(X)
+    arr = Arrangement(X, bias=True)
+    best = np.inf
+    for m in (width, 2 * width):
+        for seed in range(6):
+            W1, w2, f = train(Xt, y, m, lam, seed)
+            best = min(best, f)
+            # never below the certified global optimum by more than the certified gap
+            assert f >= cert.primal - cert.gap - 1e-12
+            # the network's own whole-arrangement bound never exceeds the certified optimum
+            ng = certify_network_global(X, y, lam, W1, w2, bias=True, arrangement=arr)
+            assert ng.network_objective == pytest.approx(f, rel=1e-10)
+            assert ng.dual <= cert.primal + 1e-12
+            assert ng.dual <= f + 1e-12
+    # and training does get close to it (the reference is not vacuous)
+    assert best <= cert.primal * 1.5
+
+
+def test_certify_network_global_bound_is_below_full_optimum():
+    X, y = data(15, seed=9)
+    lam = 0.02
+    full = make_problem(X, y, formulation="relu", lam=lam, bias=True)
+    opt = certify(full, solve(full, "clarabel", tol=1e-10).weights)
+    for seed in range(3):
+        W1, w2, f = train(x_tilde(X), y, 5, lam, seed)
+        ng = certify_network_global(X, y, lam, W1, w2, bias=True)
+        assert ng.dual <= opt.primal * (1 + 1e-9)
+        assert ng.network_gap >= 0
+
+
+def test_progress_hook_and_bad_input():
+    X, y = data(12, seed=2)
+    seen = []
+    res = solve_global(X, y, lam=0.01, formulation="gated_relu", tol=1e-8, progress=seen.append)
+    assert [r.round for r in seen] == list(range(1, len(res.rounds) + 1))
+    assert seen[-1].relative_gap == res.certificate.relative_gap
+    assert res.to_dict()["n_chambers"] == res.n_chambers
+    with pytest.raises(ValueError, match="lam"):
+        solve_global(X, y, lam=0.0)
+    with pytest.raises(ValueError, match="formulation"):
+        solve_global(X, y, lam=0.1, formulation="nope")
+    with pytest.raises(ValueError, match="max_rounds"):
+        solve_global(X, y, lam=0.1, max_rounds=0)
+    with pytest.raises(TypeError, match="progress"):
+        solve_global(X, y, lam=0.1, progress=3)
