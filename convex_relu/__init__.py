@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 from .certificates import Certificate, certify, certify_network
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
+from .model_selection import ConvexReLUClassifierCV, ConvexReLURegressorCV
 from .networks import GatedReLUNetwork, ReLUNetwork, network_from_solution, network_from_weights
 from .path import PathResult, lambda_grid, path_many, regularization_path
 from .patterns import Patterns, enumerate_patterns, sample_patterns
@@ -34,6 +35,8 @@ __all__ = [
     "network_from_weights",
     "ConvexReLURegressor",
     "ConvexReLUClassifier",
+    "ConvexReLURegressorCV",
+    "ConvexReLUClassifierCV",
     "regularization_path",
     "path_many",
     "PathResult",

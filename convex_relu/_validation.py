@@ -80,16 +80,46 @@ def _as_real_array(value, name, expected):
     return arr
 
 
-def check_matrix(X, name="X", *, dtype=np.float64, allow_empty=False):
+def check_matrix(X, name="X", *, dtype=np.float64, allow_empty=False, accept_sparse=False):
     """Return ``X`` as a finite 2-D float array or raise naming it.
 
     ``None``, non-numeric, complex (``InputTypeError``; the imaginary part is never
     dropped) and scipy.sparse input (``InputTypeError``: every kernel is dense) are
     refused, as are wrong shapes, empty arrays and NaN/inf (``ValueError``).
+
+    ``accept_sparse=True`` (only for the paths whose products support it: the
+    problem classes): a scipy.sparse matrix or array is returned as a canonical CSR
+    matrix of ``dtype`` (duplicates summed, indices sorted), checked the same way
+    (real numeric, 2-D, non-empty, finite stored values).
     """
     expected = "2-D array of shape (n_samples, n_features)"
     if X is None:
         raise InputTypeError(f"{name} is None; expected a {expected}.")
+    if accept_sparse:
+        import scipy.sparse as sp
+
+        if sp.issparse(X):
+            if np.issubdtype(X.dtype, np.complexfloating):
+                raise InputTypeError(
+                    f"{name} must be real; got complex dtype {X.dtype} (convex_relu does not "
+                    f"drop imaginary parts: pass {name}.real if that is what you mean)."
+                )
+            if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
+                raise InputTypeError(f"{name} must be numeric; got dtype {X.dtype}.")
+            if len(X.shape) != 2:
+                raise ValueError(
+                    f"{name} must be 2-D of shape (n_samples, n_features); got shape {X.shape}."
+                )
+            if not allow_empty and (X.shape[0] == 0 or X.shape[1] == 0):
+                raise ValueError(
+                    f"{name} is empty (shape {X.shape}); expected at least one row and column."
+                )
+            out = sp.csr_matrix(X, dtype=dtype, copy=True)
+            out.sum_duplicates()
+            out.sort_indices()
+            if not np.all(np.isfinite(out.data)):
+                raise ValueError(f"{name} contains NaN or infinite values.")
+            return out
     arr = _as_real_array(X, name, expected)
     if arr.ndim != 2:
         raise ValueError(

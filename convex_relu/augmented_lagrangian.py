@@ -59,21 +59,23 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import losses
 from ._validation import check_positive_int
 from .certificates import certify
 from .cones import project_columns
 from .fista import (
-    _LOSS_SMOOTHNESS,
     KernelResult,
     SupportWatch,
-    _check_dtype,
+    _bregman,
     _check_tol,
     _quick_dual,
     fista_kernel,
     group_norms_columns,
+    loss_smoothness,
     newton_size_ok,
+    resolve_dtype,
 )
 from .newton import solve_blocks
 from .operators import ColumnOperator, operator_norm_sq
@@ -116,8 +118,11 @@ class ALSmooth:
         self.problem = problem
         self.loss = problem.loss
         self.Y = problem.Y
+        self.w = getattr(problem, "row_weights", None)
         self.lam = problem.lam
         self.X = X
+        # sparse X̃ (CSR): predictions from the slacks X̃x already computed (nnz·2cp)
+        self.sparse = sp.issparse(X)
         self.c = c = problem.c
         self.p = p = problem.p
         self.n = n = X.shape[0]
@@ -131,13 +136,19 @@ class ALSmooth:
 
     def forward(self, x):
         n, c, p = self.n, self.c, self.p
-        Z = self.X @ x  # (n, 2cp)
-        # predictions as rowsum(X̃ ∘ (M (V_k − W_k)ᵀ)): a small GEMM instead of passes
-        # over n × cp arrays
+        Z = np.asarray(self.X @ x)  # (n, 2cp)
         pred = np.empty((n, c), dtype=Z.dtype)
-        for k in range(c):
-            D = x[:, k * p:(k + 1) * p] - x[:, (c + k) * p:(c + k + 1) * p]
-            pred[:, k] = np.einsum("nd,nd->n", self.X, self.M @ D.T)
+        if self.sparse:
+            # rowsum(M ∘ (X̃V_k − X̃W_k)) from Z: the dense n × d̃ route is what sparse avoids
+            for k in range(c):
+                D = Z[:, k * p:(k + 1) * p] - Z[:, (c + k) * p:(c + k + 1) * p]
+                pred[:, k] = np.einsum("np,np->n", D, self.M)
+        else:
+            # predictions as rowsum(X̃ ∘ (M (V_k − W_k)ᵀ)): a small GEMM instead of passes
+            # over n × cp arrays
+            for k in range(c):
+                D = x[:, k * p:(k + 1) * p] - x[:, (c + k) * p:(c + k + 1) * p]
+                pred[:, k] = np.einsum("nd,nd->n", self.X, self.M @ D.T)
         # penalty residual P = (Λ/δ − S∘Z)₊, kept with the state for value and gradient
         np.multiply(Z, self.S2, out=Z)
         np.subtract(self.LamD, Z, out=Z)
@@ -146,7 +157,7 @@ class ALSmooth:
 
     def value(self, state):
         pred, P = state
-        return losses.loss_value(self.loss, pred, self.Y) + 0.5 * self.delta * float(np.vdot(P, P))
+        return losses.loss_value(self.loss, pred, self.Y, self.w) + 0.5 * self.delta * float(np.vdot(P, P))
 
     def bregman(self, st_new, st_v, f_new, f_v, lin):
         return f_new - f_v - lin
@@ -154,14 +165,14 @@ class ALSmooth:
     def gradient(self, state):
         pred, P = state
         c, p = self.c, self.p
-        g = losses.loss_grad(self.loss, pred, self.Y).astype(self.X.dtype, copy=False)
+        g = losses.loss_grad(self.loss, pred, self.Y, self.w).astype(self.X.dtype, copy=False)
         B = P * self.S2
         B *= -self.delta
         for k in range(c):
             Mg = self.M * g[:, k : k + 1]
             B[:, k * p:(k + 1) * p] += Mg
             B[:, (c + k) * p:(c + k + 1) * p] -= Mg
-        G = self.X.T @ B
+        G = np.asarray(self.X.T @ B)
         self._last = (g, P)
         return G
 
@@ -180,11 +191,11 @@ class ALSmooth:
         if self.loss == "squared":
             s = self.Y.size
             a = pl - float(np.vdot(g, self.Y))
-            b = s * float(np.vdot(g, g)) + self.delta * pp
+            b = s * losses.weighted_sumsq(g, self.w) + self.delta * pp
             tau = 0.0 if b <= 0 else min(max(a / b, 0.0), cap)
         else:
             tau = min(1.0, cap)
-        conj = losses.loss_conjugate(self.loss, tau * g, self.Y)
+        conj = losses.loss_conjugate(self.loss, tau * g, self.Y, self.w)
         return -conj + tau * pl - 0.5 * tau * tau * self.delta * pp
 
 
@@ -201,11 +212,11 @@ def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
     B = np.empty((n, 2, c, p))
     B[:, 0] = Mg - signs[:, None, :] * Lam[:, 0]
     B[:, 1] = Mg + signs[:, None, :] * Lam[:, 1]
-    G = X.T @ B.reshape(n, -1)
+    G = np.asarray(X.T @ B.reshape(n, -1))
     max_norm = float(group_norms_columns(G).max())
     cap = np.inf if max_norm == 0.0 else problem.lam / max_norm
     if problem.loss == "squared":
-        rr = float(np.vdot(g, g))
+        rr = problem.conjugate_curvature(g)
         ry = -float(np.vdot(g, problem.Y))
         tau = 0.0 if rr == 0 else min(max(ry / (problem.s * rr), 0.0), cap)
     else:
@@ -440,6 +451,7 @@ class _ConeSmooth:
         self.op = op
         self.prox = prox
         self.Y = problem.Y
+        self.w = getattr(problem, "row_weights", None)
         self.loss = problem.loss
         self._lgrad = None
 
@@ -447,16 +459,13 @@ class _ConeSmooth:
         return self.op.forward(x)
 
     def value(self, pred):
-        return losses.loss_value(self.loss, pred, self.Y)
+        return losses.loss_value(self.loss, pred, self.Y, self.w)
 
     def bregman(self, pred_new, pred_v, f_new, f_v, lin):
-        if self.loss == "squared":
-            r = pred_new - pred_v
-            return float(np.vdot(r, r)) / (2.0 * self.Y.size)
-        return f_new - f_v - lin
+        return _bregman(self.loss, self.w, pred_new, pred_v, f_new, f_v, lin)
 
     def gradient(self, pred):
-        self._lgrad = losses.loss_grad(self.loss, pred, self.Y)
+        self._lgrad = losses.loss_grad(self.loss, pred, self.Y, self.w)
         return self.op.adjoint(self._lgrad)
 
     def extrapolate(self, pred_new, pred_old, beta, x_v):
@@ -512,7 +521,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     x0, _ = prox(x[:, act].copy(), 0.0)
     pred0 = smooth.forward(x0)
     f0 = smooth.value(pred0) + prob.lam * float(group_norms_columns(x0).sum())
-    step = 1.0 / max(_LOSS_SMOOTHNESS[prob.loss] / prob.s * op.norm_sq(), np.finfo(float).tiny)
+    step = 1.0 / max(loss_smoothness(prob) * op.norm_sq(), np.finfo(float).tiny)
     # the face of a group is its passive set: Newton waits until both have settled
     watch = SupportWatch(signature=lambda support: support.tobytes() + b"".join(
         b"|" + np.sort(prox.P[j]).tobytes() for j in support
@@ -579,7 +588,8 @@ def _face_newton(problem, x, support, prox, pat, sign_b, out):
             z0[g * d:g * d + N.shape[1]] = N.T @ x[:, j]
         if np.any(np.linalg.norm(z0.reshape(-1, d), axis=1) == 0):
             return x
-        z, _, _, _ = solve_blocks(A, prob.Y[:, k], z0, prob.lam, prob.loss, prob.s, d)
+        z, _, _, _ = solve_blocks(A, prob.Y[:, k], z0, prob.lam, prob.loss, prob.s, d,
+                                  w=None if prob.row_weights is None else prob.row_weights[:, 0])
         for g, j in enumerate(js):
             N = bases[j]
             x_new[:, j] = N @ z[g * d:g * d + N.shape[1]]
@@ -606,7 +616,7 @@ def solve_al(
     max_iter=50_000,
     max_outer=200,
     warm_start=None,
-    dtype=np.float64,
+    dtype=None,
     delta=None,
     window=(1e-3, 1e-2),
     max_inner=70,
@@ -633,8 +643,9 @@ def solve_al(
     warm_start : array ``(2, c, d̃, p)`` or Solution, optional
         Starting weights; a Solution's ``duals`` (``(2, n, c, p)``) also seed the
         multipliers.
-    dtype : float64 or float32
-        Arithmetic of the AL iterations (the face solve and certificates are float64).
+    dtype : None, float64 or float32
+        Arithmetic of the AL iterations (the face solve and certificates are float64);
+        ``None`` (default): ``problem.dtype`` (float32 for a float32 ``X``).
     delta : float, optional
         Initial penalty; default ``1000/s`` (``s = n·c``; DESIGN's ``1000/n`` for one
         output).
@@ -690,7 +701,7 @@ def solve_al(
     max_inner = check_positive_int(max_inner, "max_inner")
     polish_after = check_positive_int(polish_after, "polish_after", minimum=0)
     check_every = check_positive_int(check_every, "check_every")
-    dt = _check_dtype(dtype)
+    dt = resolve_dtype(dtype, problem)
     if window is not None:
         try:
             window = (float(window[0]), float(window[1]))
@@ -705,7 +716,10 @@ def solve_al(
     s = prob.s
     X64, M64 = prob.X_tilde, prob.masks
     S64 = prob.signs
-    X_w, M_w, S_w = X64.astype(dt), M64.astype(dt), S64.astype(dt)
+    # sparse input: the CSR matrix serves the products X̃x and X̃ᵀB (operators module);
+    # the one-off norms and the cone projections use the dense X̃
+    X_op = getattr(prob, "operator_matrix", X64)
+    X_w, M_w, S_w = X_op.astype(dt), M64.astype(dt), S64.astype(dt)
     if delta is None:
         delta = 1000.0 / s
     else:
@@ -738,7 +752,7 @@ def solve_al(
         )
     norm_A = operator_norm_sq(X64, M64, n_iter=15)
     norm_X = float(np.linalg.norm(X64, 2)) ** 2
-    L_loss = _LOSS_SMOOTHNESS[prob.loss] / s
+    L_loss = loss_smoothness(prob)
     # V is measured in units of the mean squared target (DESIGN's window assumes
     # standardised targets)
     y_ms = max(float(np.vdot(prob.Y, prob.Y)) / s, np.finfo(float).tiny)
@@ -806,7 +820,7 @@ def solve_al(
             break
         # cone slacks Ãx, in float64 for the multiplier step and the tests
         x64 = x.astype(np.float64)
-        Z = (X64 @ x64).reshape(n, 2, c, p) * S64[:, None, None, :]
+        Z = np.asarray(X_op @ x64).reshape(n, 2, c, p) * S64[:, None, None, :]
         viol = np.maximum(-Z, 0.0)
         V = float(np.vdot(viol, viol)) / y_ms
         wmax = float(group_norms_columns(x64).max()) if x64.size else 0.0
@@ -831,10 +845,10 @@ def solve_al(
         n_updates += 1
         # cheap bound: primal at the (unrepaired) iterate, dual from the multipliers
         pred = np.einsum(
-            "nkp,np->nk", (X64 @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
+            "nkp,np->nk", np.asarray(X_op @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
         )
         primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(x64).sum())
-        dual = _lagrangian_dual(prob, pred, Lam, X64, M64, S64)
+        dual = _lagrangian_dual(prob, pred, Lam, X_op, M64, S64)
         rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
         _record(history, total_iter, t_start, primal, rel, rel_viol, delta, V)
         if not (np.isfinite(primal) and np.isfinite(V)):

@@ -33,6 +33,15 @@ Where the scaled point is poor, other provably feasible points are used:
   ``a·P_N∇ℓ + b·(I − P_N)∇ℓ``, feasible by the sublinearity of the constraints
   evaluated at the computed values (:func:`_null_space_candidate`).
 
+Sample weights (``problem.row_weights`` ``ŵ``, :mod:`convex_relu.losses`): the
+conjugate becomes ``ℓ*(z) = ⟨z, Y⟩ + (s/2)Σ z²/ŵ`` (squared) and
+``(1/s)Σ ŵ_j h(μ_j)``, ``μ = −sYz/ŵ`` (logistic); the scaled points are
+``γ∇ℓ_ŵ``, which vanish on zero-weight rows as the conjugate's domain requires (there
+``μ`` is unconstrained and counts 0). The null-space points ``P_N∇ℓ`` do not vanish
+on those rows, so with zero weights they are not used (the scaled point, or at
+``λ = 0`` the trivial bound 0, with a note). Integer weights and duplicated rows
+give the same scaled dual value.
+
 A final guard in :func:`certify` never lets the dual exceed the primal by more than
 :func:`dual_roundoff`; if it would, the plain scaled bound (or 0) is used and
 ``dual_note`` says so.
@@ -52,6 +61,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import xlogy
 
 from .cones import max_cone_projection_norm, project_columns
+from .losses import inverse_weights, logistic_mu
 from .operators import adjoint, forward
 
 __all__ = [
@@ -164,17 +174,18 @@ def _relative(gap, primal):
 # ---------------------------------------------------------------------------
 
 
-def _logistic_output_dual(m0, s, gmax):
-    """``max_{γ ∈ [0, gmax]} −(1/s) Σ_j h(γ m0_j)``, ``h(μ) = μ log μ + (1−μ) log(1−μ)``.
+def _logistic_output_dual(m0, s, gmax, w=None):
+    """``max_{γ ∈ [0, gmax]} −(1/s) Σ_j ŵ_j h(γ m0_j)``, ``h(μ) = μ log μ + (1−μ) log(1−μ)``.
 
-    ``m0 = −sY∇ℓ ∈ [0, 1]`` so ``μ = γ m0`` stays in the conjugate's domain for
+    ``m0 = −sY∇ℓ/ŵ ∈ [0, 1]`` (``ŵ = 1`` unweighted) so ``μ = γ m0`` stays in the conjugate's domain for
     ``γ <= 1``. The objective is concave in ``γ``; at the optimum of the primal the
     best ``γ`` is 1, away from it a smaller ``γ`` can tighten the bound.
     """
 
     def neg_dual(g):
         mu = g * m0
-        return float((xlogy(mu, mu) + xlogy(1.0 - mu, 1.0 - mu)).sum()) / s
+        h = xlogy(mu, mu) + xlogy(1.0 - mu, 1.0 - mu)
+        return float(h.sum() if w is None else w @ h) / s
 
     if gmax <= 0.0:
         return 0.0
@@ -189,7 +200,7 @@ def _logistic_output_dual(m0, s, gmax):
 def _scaled_dual_value(problem, grad, max_norm):
     """Best ``D(z)`` over ``z_{:,k} = γ_k ∇ℓ_{:,k}`` with ``γ_k ∈ [0, λ / M_k]``.
 
-    Squared loss: ``D = Σ_k γ_k⟨ρ_k, Y_k⟩ − (s/2)γ_k²‖ρ_k‖²`` with ``ρ = −∇ℓ``,
+    Squared loss: ``D = Σ_k γ_k⟨ρ_k, Y_k⟩ − (s/2)γ_k²Σ_j ρ_jk²/ŵ_j`` with ``ρ = −∇ℓ``,
     maximised in closed form. Logistic loss: ``γ_k <= min(1, λ/M_k)`` (``γ <= 1``
     keeps ``μ = −sYz`` inside ``[0, 1]``), maximised by a bounded 1-D search.
 
@@ -203,16 +214,23 @@ def _scaled_dual_value(problem, grad, max_norm):
     gamma = np.zeros(c)
     if problem.loss == "squared":
         rho = -grad
-        rr = np.einsum("nk,nk->k", rho, rho)
+        rr = problem.conjugate_curvature(rho, axis=0)
         ry = np.einsum("nk,nk->k", rho, problem.Y)
         ok = rr > 0
         gamma[ok] = np.minimum(np.maximum(ry[ok] / (problem.s * rr[ok]), 0.0), cap[ok])
     else:
-        m0 = np.clip(-problem.s * problem.Y * grad, 0.0, 1.0)
+        w = _weights_1d(problem)
+        m0 = np.clip(logistic_mu(grad, problem.Y, problem.row_weights), 0.0, 1.0)
         for k in range(c):
-            gamma[k] = _logistic_output_dual(m0[:, k], problem.s, min(1.0, cap[k]))
+            gamma[k] = _logistic_output_dual(m0[:, k], problem.s, min(1.0, cap[k]), w)
     z = grad * gamma[None, :]
     return -problem.loss_conjugate(z), z, gamma
+
+
+def _weights_1d(problem):
+    """``ŵ`` as an ``(n,)`` array, or None for an unweighted problem."""
+    rw = getattr(problem, "row_weights", None)
+    return None if rw is None else rw[:, 0]
 
 
 def _max_constraints(problem, G):
@@ -410,8 +428,8 @@ def _residual_tol(ns, z_norm):
 # -- best dual value on the family z = a·z_n + b·z_r ---------------------------
 
 
-def _squared_pair(zn, zr, y, s, amax, bmax):
-    """``max −⟨z, y⟩ − (s/2)‖z‖²`` over ``z = a·zn + b·zr``, ``|a| <= amax(b)``, ``0 <= b <= bmax``.
+def _squared_pair(zn, zr, y, s, amax, bmax, winv=None):
+    """``max −⟨z, y⟩ − (s/2)Σ z²/ŵ`` over ``z = a·zn + b·zr``, ``|a| <= amax(b)``, ``0 <= b <= bmax``.
 
     ``amax(b) = amax[0] − amax[1]·b`` (``amax[0] = inf``: ``a`` free). Only five inner
     products are needed; the inner maximum over ``a`` is a clipped closed form and
@@ -420,7 +438,9 @@ def _squared_pair(zn, zr, y, s, amax, bmax):
     Returns ``(a, b)``.
     """
     cn, cr = -float(zn @ y), -float(zr @ y)
-    nn, nr, rr = s * float(zn @ zn), s * float(zn @ zr), s * float(zr @ zr)
+    wn = zn if winv is None else zn * winv  # weighted inner products ⟨a, b⟩_{1/ŵ}
+    wr = zr if winv is None else zr * winv
+    nn, nr, rr = s * float(zn @ wn), s * float(zn @ wr), s * float(zr @ wr)
 
     def best_a(b):
         if nn <= 0.0:
@@ -441,9 +461,10 @@ def _squared_pair(zn, zr, y, s, amax, bmax):
     return best_a(b), b
 
 
-def _entropy_sum(mu):
+def _entropy_sum(mu, w=None):
     mu = np.clip(mu, 0.0, 1.0)
-    return float((xlogy(mu, mu) + xlogy(1.0 - mu, 1.0 - mu)).sum())
+    h = xlogy(mu, mu) + xlogy(1.0 - mu, 1.0 - mu)
+    return float(h.sum() if w is None else w @ h)
 
 
 def _a_interval(mn, mr, b, lim):
@@ -462,10 +483,10 @@ def _a_interval(mn, mr, b, lim):
     return lo, hi
 
 
-def _logistic_pair(mn, mr, s, amax, bmax):
-    """Logistic version of :func:`_squared_pair` in terms of ``μ = −sY z = a·mn + b·mr``.
+def _logistic_pair(mn, mr, s, amax, bmax, w=None):
+    """Logistic version of :func:`_squared_pair` in terms of ``μ = −sY z/ŵ = a·mn + b·mr``.
 
-    Maximises ``−(1/s) Σ h(μ_j)`` with ``μ ∈ [0, 1]`` (the conjugate's domain).
+    Maximises ``−(1/s) Σ ŵ_j h(μ_j)`` with ``μ ∈ [0, 1]`` (the conjugate's domain).
     ``(a, b) = (0, 0)`` is always feasible, so the set of feasible ``b`` is an
     interval ``[0, b_hi]``, found by bisection. Returns ``(a, b)``.
     """
@@ -478,11 +499,11 @@ def _logistic_pair(mn, mr, s, amax, bmax):
         if lo > hi:
             return None, np.inf
         if not np.any(mn != 0):
-            return 0.0, _entropy_sum(b * mr)
+            return 0.0, _entropy_sum(b * mr, w)
         lo_f, hi_f = lo, hi
         if not np.isfinite(lo_f) or not np.isfinite(hi_f):  # cannot happen with mn != 0
-            return 0.0, _entropy_sum(b * mr)
-        f = lambda a: _entropy_sum(a * mn + b * mr)
+            return 0.0, _entropy_sum(b * mr, w)
+        f = lambda a: _entropy_sum(a * mn + b * mr, w)
         best = min((lo_f, hi_f, 0.0 if lo_f <= 0.0 <= hi_f else lo_f), key=f)
         if hi_f > lo_f:
             r = minimize_scalar(f, bounds=(lo_f, hi_f), method="bounded",
@@ -516,13 +537,18 @@ def _pair_dual(problem, zn, zr, amax, bmax):
     """
     c = zn.shape[1]
     a, b = np.zeros(c), np.zeros(c)
+    w = _weights_1d(problem)
+    winv = None if w is None else inverse_weights(w)
     for k in range(c):
         if problem.loss == "squared":
-            a[k], b[k] = _squared_pair(zn[:, k], zr[:, k], problem.Y[:, k], problem.s, amax[k], bmax[k])
+            a[k], b[k] = _squared_pair(zn[:, k], zr[:, k], problem.Y[:, k], problem.s, amax[k],
+                                       bmax[k], winv)
         else:
             y = problem.Y[:, k]
-            a[k], b[k] = _logistic_pair(-problem.s * y * zn[:, k], -problem.s * y * zr[:, k],
-                                        problem.s, amax[k], bmax[k])
+            mn, mr = -problem.s * y * zn[:, k], -problem.s * y * zr[:, k]
+            if winv is not None:
+                mn, mr = mn * winv, mr * winv
+            a[k], b[k] = _logistic_pair(mn, mr, problem.s, amax[k], bmax[k], w)
     z = zn * a[None, :] + zr * b[None, :]
     return -problem.loss_conjugate(z), z, a, b
 
@@ -550,6 +576,10 @@ def _lam_zero_dual(problem, grad):
     """
     c = grad.shape[1]
     zero = (0.0, np.zeros_like(grad), np.zeros(c), np.zeros(c))
+    if getattr(problem, "has_zero_weights", False):
+        # P_N∇ℓ does not vanish on zero-weight rows, where ℓ* needs z = 0
+        return (*zero, "λ = 0: trivial bound 0 (zero sample weights: the null-space "
+                       "point is not in the conjugate's domain)")
     ns = _null_space(problem)
     if ns is None:
         return (*zero, f"λ = 0: trivial bound 0 (n = {problem.n} > NULL_SPACE_MAX_N = "
@@ -599,8 +629,11 @@ def _null_space_candidate(problem, grad, M_g):
     makes ``z`` feasible as evaluated, so the bound is rigorous at any ``λ > 0``.
     At small ``λ`` an inexact solution has ``M_g ≫ λ``: the scaled point ``γ∇ℓ`` is
     then ~0 (gap ≈ 100 %), while ``a ≈ 1`` keeps the null component, which carries
-    nearly all of the dual optimum. Returns ``(D, z, b, note)`` or ``None``.
+    nearly all of the dual optimum. Returns ``(D, z, b, note)`` or ``None`` (also with
+    zero sample weights: ``z_n`` does not vanish on those rows).
     """
+    if getattr(problem, "has_zero_weights", False):
+        return None
     ns = _null_space(problem, build=False)
     if ns is None:
         width = problem.d * problem.p

@@ -9,7 +9,8 @@ notebooks) is made here, by :func:`claim`, from three pieces of evidence only:
 2. **the program** it bounds: C-ReLU (``formulation="relu"``) or the gated
    relaxation C-GReLU, and the number of outputs ``c``;
 3. **the pattern set**: complete (every chamber of the arrangement enumerated, none
-   dropped) or not (sampled gates, or an enumeration that dropped numerically empty
+   dropped, or every chamber priced at the certificate's dual point: ``all_chambers``)
+   or not (sampled gates, or an enumeration that dropped numerically empty
    candidates).
 
 The levels, from strongest to weakest (:data:`LEVELS`):
@@ -183,7 +184,8 @@ def _evidence(certificate):
     return primal, dual
 
 
-def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=None, width=None):
+def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=None, width=None,
+          all_chambers=False):
     """The strongest claim the evidence supports (see the module docstring).
 
     Parameters
@@ -204,6 +206,12 @@ def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=Non
         model").
     width : int, optional
         Number of hidden neurons, named in the sentence.
+    all_chambers : bool
+        The certificate's dual point was checked feasible for **every** chamber of
+        the arrangement (a :class:`convex_relu.pricing.GlobalCertificate` of column
+        generation): its dual value bounds the program over all patterns even though
+        ``problem`` holds only a working set, so the evidence is that of a complete
+        pattern set.
 
     Returns
     -------
@@ -236,7 +244,10 @@ def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=Non
     c = int(getattr(problem, "c", 1))
     lam = float(getattr(problem, "lam", float("nan")))
     n_dropped = int(dropped) + int(getattr(patterns, "n_dropped", 0) or 0)
-    complete = bool(getattr(patterns, "complete", patterns.method == "enumerated")) and n_dropped == 0
+    if not isinstance(all_chambers, (bool, np.bool_)):
+        raise TypeError(f"all_chambers must be a bool; got {all_chambers!r}.")
+    complete = (bool(all_chambers) or bool(getattr(patterns, "complete", patterns.method == "enumerated"))) \
+        and n_dropped == 0
     ell0 = _zero_loss(problem)
     note = str(getattr(certificate, "dual_note", "") or "")
 

@@ -1,4 +1,10 @@
-"""Command line: ``convex-relu certify | crosscheck | bench``.
+"""Command line: ``convex-relu certify | crosscheck | bench | bench-global | bench-models``.
+
+``certify`` enumerates every pattern and solves one exact program when the
+arrangement has at most ``--max-patterns`` chambers (Cover's bound); above that it
+certifies by column generation over the whole arrangement
+(:func:`convex_relu.pricing.solve_global`): a progress bar per pricing round on
+stderr, the rounds, chambers priced and final maximum violation in the report.
 
 The boundary of the package: it validates, reports and turns every expected
 failure (missing file, malformed CSV, too many patterns, solver unavailable)
@@ -117,6 +123,142 @@ def _verdict(claim_obj, gap_tol):
     return "not_certified", f"NOT certified: relative gap {rel:.2e} > tol {gap_tol:g}"
 
 
+def _arrangement_if_too_large(args, X):
+    """The arrangement of ``[X, 1]`` when it has more chambers (Cover's bound) than
+    ``--max-patterns`` and the patterns are to be enumerated; else ``None``."""
+    if isinstance(args.max_patterns, int) and args.max_patterns < 1:
+        raise CLIError(f"--max-patterns must be >= 1; got {args.max_patterns}")
+    if args.n_gates is not None:
+        return None
+    from .patterns import Arrangement
+
+    try:
+        arr = Arrangement(X, bias=args.bias)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    return arr if arr.bound > args.max_patterns else None
+
+
+def _global_report(args, X, y, desc, arrangement, gap_tol):
+    """``certify`` by column generation: every chamber priced, a progress bar per round."""
+    import dataclasses
+
+    from .claims import claim
+    from .networks import network_from_weights
+    from .pricing import solve_global
+
+    if not args.lam > 0:
+        raise CLIError(f"--lam must be > 0 to price {arrangement.bound} chambers (more than "
+                       f"--max-patterns {args.max_patterns}); got {args.lam!r}")
+    bars = {}
+    show = not getattr(args, "no_progress", False)
+
+    def pricing_progress(rnd, b):
+        if not show:
+            return
+        bar = bars.get(rnd)
+        if bar is None:
+            from tqdm import tqdm
+
+            for old in bars.values():
+                old.close()
+            bar = bars[rnd] = tqdm(total=arrangement.bound, desc=f"pricing round {rnd}", unit=" chambers",
+                                   file=sys.stderr, leave=True, mininterval=0.5)
+        bar.update(b)
+
+    def round_done(rec):
+        bar = bars.get(rec.round)
+        if bar is not None:
+            bar.set_postfix_str(f"max violation {rec.max_violation:.6f}, global gap {rec.relative_gap:.1e}")
+            bar.close()
+
+    t0 = time.perf_counter()
+    try:
+        res = solve_global(X, y, lam=args.lam, formulation=args.formulation, loss=args.loss, bias=args.bias,
+                           tol=gap_tol, arrangement=arrangement, seed=args.seed, progress=round_done,
+                           pricing_progress=pricing_progress, max_rounds=args.max_rounds)
+    except (ValueError, RuntimeError, ImportError) as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    problem = res.problem
+    gc = res.certificate
+    rc = res.restricted_certificate
+    weights = rc.weights if getattr(rc, "weights", None) is not None else res.solution.weights
+    net = network_from_weights(problem, weights)
+    net_obj = float(net.objective(problem.X, problem.Y, problem.lam, problem.loss))
+    # interior-point dust: drop patterns whose groups are below 1e-6 of the largest, and
+    # keep that smaller network when its own objective still meets --gap-tol against the
+    # same global dual bound (the bound does not depend on the primal point)
+    norms = problem.group_norms(weights).reshape(-1, problem.p).max(axis=0)
+    small = norms <= 1e-6 * max(float(norms.max()), np.finfo(float).tiny)
+    if small.any():
+        pruned = np.array(weights, copy=True)
+        pruned[..., small] = 0.0
+        net_p = network_from_weights(problem, pruned)
+        obj_p = float(net_p.objective(problem.X, problem.Y, problem.lam, problem.loss))
+        if math.isfinite(obj_p) and (obj_p - gc.dual) <= gap_tol * abs(obj_p):
+            net, net_obj = net_p, obj_p
+    evidence = gc
+    if math.isfinite(net_obj) and net_obj > gc.primal:
+        evidence = dataclasses.replace(gc, primal=net_obj, gap=net_obj - gc.dual)
+    verdict = claim(problem, evidence, tol=gap_tol, width=net.width, all_chambers=True)
+    status, status_line = _verdict(verdict, gap_tol)
+    rounds = [r.to_dict() for r in res.rounds]
+    return {
+        "version": __version__,
+        "data": desc,
+        "n": problem.n,
+        "d": problem.X.shape[1],
+        "bias": problem.bias,
+        "outputs": problem.c,
+        "loss": problem.loss,
+        "formulation": problem.formulation,
+        "patterns": problem.p,
+        "pattern_method": "column generation (every chamber priced)",
+        "patterns_complete": verdict.complete,
+        "patterns_dropped": 0,
+        "chambers": gc.n_chambers,
+        "chambers_bound": arrangement.bound,
+        "pattern_time_s": 0.0,
+        "lam": problem.lam,
+        "lam_max": problem.lam_max(),
+        "solver": "column generation: " + ", ".join(sorted({r.method for r in res.rounds})),
+        "solver_status": res.status,
+        "solver_tol": gap_tol,
+        "status": status,
+        "status_detail": status_line,
+        "gap_tol": gap_tol,
+        "iterations": len(res.rounds),
+        "compile_time_s": 0.0,
+        "solve_time_s": elapsed,
+        "optimal_value": gc.primal,
+        "dual_bound": gc.dual,
+        "gap": gc.gap,
+        "relative_gap": gc.relative_gap,
+        "cone_violation": float(getattr(rc, "violation", 0.0) or 0.0),
+        "dual_note": "",
+        "weights_reported": "raw",
+        "cleanup": {},
+        "network_width": net.width,
+        "network_objective": net_obj,
+        "claim_level": verdict.level,
+        "claim": verdict.sentence,
+        "pricing": {
+            "rounds": len(res.rounds),
+            "patterns_priced": res.patterns_priced,
+            "max_violation": gc.max_violation,
+            "final_working_set": problem.p,
+            "status": res.status,
+            "time_s": elapsed,
+            "exact": gc.exact,
+            "round_log": rounds,
+        },
+    }
+
+
 def _certify_report(args):
     from .certificates import certify
     from .claims import claim
@@ -126,6 +268,11 @@ def _certify_report(args):
     tol = _check_positive(args.tol, "--tol")
     gap_tol = _check_positive(args.gap_tol, "--gap-tol")
     X, y, desc = _load(args)
+    if isinstance(args.max_rounds, bool) or args.max_rounds < 1:
+        raise CLIError(f"--max-rounds must be a positive integer; got {args.max_rounds!r}")
+    arrangement = _arrangement_if_too_large(args, X)
+    if arrangement is not None:
+        return _global_report(args, X, y, desc, arrangement, gap_tol)
     t0 = time.perf_counter()
     problem = _problem(args, X, y)
     pattern_time = time.perf_counter() - t0
@@ -241,6 +388,11 @@ def _print_certify(report):
     ]
     if report.get("dual_note"):
         lines.append(f"dual point    {report['dual_note']}")
+    if "pricing" in report:
+        pr = report["pricing"]
+        lines.append(f"pricing       {pr['rounds']} rounds, {report['chambers']} chambers priced per round "
+                     f"(patterns priced: {', '.join(str(v) for v in pr['patterns_priced'])}); final "
+                     f"maximum violation {pr['max_violation']:.9f} (dual constraint / λ, before scaling)")
     if "skipped" in report.get("cleanup", {}):
         lines.append(f"clean-up      {report['cleanup']['skipped']}")
     lines += [
@@ -389,7 +541,20 @@ def build_parser():
                         "(default 1e-6)")
     p.add_argument("--crosscheck", action="store_true",
                    help="also cross-check a fast solver against the exact solution")
+    p.add_argument("--max-rounds", type=int, default=50,
+                   help="column generation (used when the arrangement has more chambers than "
+                        "--max-patterns): at most this many pricing rounds (default 50)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_certify)
+
+    bg = sub.add_parser("bench-global", add_help=False,
+                        help="benchmark of the certified global optimum by pattern pricing "
+                             "(options: convex-relu bench-global --help)")
+    bg.set_defaults(func=None)
+    bm = sub.add_parser("bench-models", add_help=False,
+                        help="default estimators vs Ridge/LogisticRegression, SVC and MLP under "
+                             "5-fold CV (options: convex-relu bench-models --help)")
+    bm.set_defaults(func=None)
 
     _add_crosscheck(sub)
 
@@ -403,6 +568,16 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench-global":
+        from .bench_global import main as bench_global_main
+
+        return int(bench_global_main(argv[1:]) or 0)
+    if argv and argv[0] == "bench-models":
+        from .bench_models import main as bench_models_main
+
+        bench_models_main(argv[1:])  # prints its table; returns the rows
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

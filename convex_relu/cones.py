@@ -29,7 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import nnls
+
+
+def _dense(X_tilde):
+    """``X̃`` as a dense float64 array. The projections work on rows of ``Ã_i`` and
+    small Gram matrices, where sparsity does not pay: a scipy.sparse ``X̃`` is
+    densified here, deliberately (the problems pass their dense copy anyway)."""
+    if sp.issparse(X_tilde):
+        return np.ascontiguousarray(X_tilde.toarray(), dtype=np.float64)
+    return np.asarray(X_tilde, dtype=np.float64)
+
 
 __all__ = [
     "signed_data",
@@ -347,7 +358,7 @@ def project_columns(X_tilde, masks, C, pattern_index, *, max_rounds=None, n_add=
     it leaves unfinished (degenerate rows) go to per-column constraint generation
     with SciPy's NNLS.
     """
-    X_tilde = np.asarray(X_tilde, dtype=np.float64)
+    X_tilde = _dense(X_tilde)
     C = np.asarray(C, dtype=np.float64)
     signs_all = _signs(masks)
     n, d = X_tilde.shape
@@ -406,7 +417,7 @@ def cone_projections(X_tilde, masks, Q, **kwargs):
     -------
     ConeProjections
     """
-    X_tilde = np.asarray(X_tilde, dtype=np.float64)
+    X_tilde = _dense(X_tilde)
     Q = np.asarray(Q, dtype=np.float64)
     n, d = X_tilde.shape
     p = np.shape(masks)[1] if np.ndim(masks) == 2 else -1
@@ -432,7 +443,7 @@ def cone_projections(X_tilde, masks, Q, **kwargs):
 
 def project_onto_cone(X_tilde, mask, q):
     """``Π_{K_i}(q)`` for the cone of one pattern (exact)."""
-    X_tilde = np.asarray(X_tilde, dtype=np.float64)
+    X_tilde = _dense(X_tilde)
     q = np.asarray(q, dtype=np.float64)
     mask = np.asarray(mask).reshape(-1, 1)
     return cone_projections(X_tilde, mask, q.reshape(-1, 1)).projections[:, 0]
@@ -462,7 +473,7 @@ def cone_norm_bound(X_tilde, masks, Q, alpha):
     -------
     ndarray of shape ``Q.shape[:-2] + (p,)``
     """
-    X_tilde = np.asarray(X_tilde, dtype=np.float64)
+    X_tilde = _dense(X_tilde)
     signs = _signs(masks)
     Q = np.asarray(Q, dtype=np.float64)
     alpha = np.maximum(np.asarray(alpha, dtype=np.float64), 0.0)
@@ -498,7 +509,7 @@ def max_cone_projection_norm(X_tilde, masks, Q, *, gates=None):
         column finished (``exact``).
     exact : bool
     """
-    X_tilde = np.asarray(X_tilde, dtype=np.float64)
+    X_tilde = _dense(X_tilde)
     Q = np.asarray(Q, dtype=np.float64)
     signs_all = _signs(masks)
     n, d = X_tilde.shape

@@ -16,7 +16,9 @@ matrix ``B`` (``c·p × c``, ``B[k·p + i, k] = 1``)
               s.t. S_c ∘ X̃V >= 0,  S_c ∘ X̃W >= 0,   S_c = 2M_c − 1,
 
 with ``ℓ`` the package loss (``s = n·c``): ``‖Ŷ − Y‖²_F/(2s)`` or
-``(1/s) Σ log(1 + exp(−Y ∘ Ŷ))``. Solutions are returned in the package layout
+``(1/s) Σ log(1 + exp(−Y ∘ Ŷ))``; with sample weights each row's term carries its
+``ŵ_j`` (:mod:`convex_relu.losses`). A sparse ``X`` enters CVXPY through the
+problem's dense copy ``X̃`` (the programs are small by construction). Solutions are returned in the package layout
 ``(c, d̃, p)`` / ``(2, c, d̃, p)``.
 """
 
@@ -216,10 +218,19 @@ def build_program(problem, *, parameterized_lam=False):
         Sc = 2.0 * Mc - 1.0
         constraints = [cp.multiply(Sc, Xt @ V) >= 0, cp.multiply(Sc, Xt @ W) >= 0]
 
+    rw = getattr(problem, "row_weights", None)
     if problem.loss == "squared":
-        fit = cp.sum_squares(pred - Y) / (2.0 * s)
+        if rw is None:
+            fit = cp.sum_squares(pred - Y) / (2.0 * s)
+        else:
+            # Σ ŵ_j r_jk²/(2s) as ‖√ŵ ∘ r‖²: one SOC, zero-weight rows drop out
+            fit = cp.sum_squares(cp.multiply(np.sqrt(rw), pred - Y)) / (2.0 * s)
     else:
-        fit = cp.sum(cp.logistic(cp.multiply(-Y, pred))) / s
+        if rw is None:
+            fit = cp.sum(cp.logistic(cp.multiply(-Y, pred))) / s
+        else:
+            fit = cp.sum(cp.multiply(np.broadcast_to(rw, Y.shape),
+                                     cp.logistic(cp.multiply(-Y, pred)))) / s
 
     if lam is not None:
         objective = fit + lam * norms
@@ -380,6 +391,9 @@ def _same_data(program, problem):
         a, b = getattr(src, attr), getattr(problem, attr)
         if a is not b and (a.shape != b.shape or not np.array_equal(a, b)):
             return False
+    wa, wb = getattr(src, "row_weights", None), getattr(problem, "row_weights", None)
+    if (wa is None) != (wb is None) or (wa is not None and not np.array_equal(wa, wb)):
+        return False
     return True
 
 

@@ -143,6 +143,37 @@ def _prox_columns(U, threshold):
     return U, norms * scale
 
 
+def _bregman(loss, w, pred_new, pred_v, f_new, f_v, lin):
+    """Bregman divergence of ``ℓ`` between two prediction matrices.
+
+    Squared loss: ``Σ ŵ_j ‖r_j‖²/(2s)`` with ``r = A(x⁺ − v)`` (``ℓ`` is quadratic),
+    free of the cancellation in ``f(x⁺) − f(v) − ⟨∇f(v), x⁺ − v⟩``.
+    """
+    if loss == "squared":
+        r = pred_new - pred_v
+        if w is None:
+            return float(np.vdot(r, r)) / (2.0 * r.size)
+        return float(np.sum(w * r * r)) / (2.0 * r.size)
+    return f_new - f_v - lin
+
+
+def loss_smoothness(problem):
+    """Lipschitz constant of ``∇ℓ`` w.r.t. the predictions: ``κ·max ŵ / s``.
+
+    ``κ = 1`` (squared) or ``1/4`` (logistic); ``max ŵ = 1`` unweighted.
+    """
+    L = _LOSS_SMOOTHNESS[problem.loss] / problem.s
+    w = getattr(problem, "row_weights", None)
+    return L if w is None else L * float(w.max())
+
+
+def resolve_dtype(dtype, problem):
+    """``dtype=None``: the problem's own (float32 for float32 input ``X``, else float64)."""
+    if dtype is None:
+        return np.dtype(getattr(problem, "dtype", np.float64))
+    return _check_dtype(dtype)
+
+
 def _quick_dual(problem, grad, max_norm):
     """``max D(γ_k ∇ℓ_k)`` over feasible per-output scalings (cheap version for stopping tests).
 
@@ -155,7 +186,8 @@ def _quick_dual(problem, grad, max_norm):
     with np.errstate(divide="ignore"):
         cap = np.where(M > 0, lam / np.where(M > 0, M, 1.0), np.inf)
     if problem.loss == "squared":
-        rr = np.einsum("nk,nk->k", grad, grad)
+        # D(γ) = −γ⟨g, Y⟩ − (s/2)γ² Σ g²/ŵ (weighted conjugate, losses module)
+        rr = problem.conjugate_curvature(grad, axis=0)
         ry = -np.einsum("nk,nk->k", grad, problem.Y)
         gamma = np.zeros_like(rr)
         ok = rr > 0
@@ -181,6 +213,7 @@ class GatedSmooth:
         self.op = op
         self.loss = problem.loss
         self.Y = problem.Y
+        self.w = getattr(problem, "row_weights", None)
         self.lam = problem.lam
         self._lgrad = None
 
@@ -188,19 +221,14 @@ class GatedSmooth:
         return self.op.forward(U)
 
     def value(self, pred):
-        return losses.loss_value(self.loss, pred, self.Y)
+        return losses.loss_value(self.loss, pred, self.Y, self.w)
 
     def gradient(self, pred):
-        self._lgrad = losses.loss_grad(self.loss, pred, self.Y)
+        self._lgrad = losses.loss_grad(self.loss, pred, self.Y, self.w)
         return self.op.adjoint(self._lgrad)
 
     def bregman(self, pred_new, pred_v, f_new, f_v, lin):
-        if self.loss == "squared":
-            # ℓ is quadratic: the Bregman divergence is ‖A(x⁺ − v)‖²/(2s), free of the
-            # cancellation in f(x⁺) − f(v) − ⟨∇f(v), x⁺ − v⟩
-            r = pred_new - pred_v
-            return float(np.vdot(r, r)) / (2.0 * self.Y.size)
-        return f_new - f_v - lin
+        return _bregman(self.loss, self.w, pred_new, pred_v, f_new, f_v, lin)
 
     def extrapolate(self, pred_new, pred_old, beta, U_new):
         # A is linear: A(x⁺ + β(x⁺ − x)) = Ax⁺ + β(Ax⁺ − Ax)
@@ -561,13 +589,14 @@ class _FullCertifier:
 
     def __init__(self, problem):
         self.problem = problem
-        self.full = ColumnOperator(problem.X_tilde, problem.masks, problem.c)
+        self.X = getattr(problem, "operator_matrix", problem.X_tilde)
+        self.full = ColumnOperator(self.X, problem.masks, problem.c)
 
     def __call__(self, U64, active):
         prob = self.problem
         groups = np.flatnonzero(active)
         if groups.size:
-            pred = ColumnOperator(prob.X_tilde, prob.masks, prob.c, groups).forward(
+            pred = ColumnOperator(self.X, prob.masks, prob.c, groups).forward(
                 np.ascontiguousarray(U64[:, groups])
             )
         else:
@@ -596,7 +625,7 @@ def solve_rfista(
     tol=1e-6,
     max_iter=20_000,
     warm_start=None,
-    dtype=np.float64,
+    dtype=None,
     check_every=10,
     working_set=True,
     ws_min=10,
@@ -615,9 +644,10 @@ def solve_rfista(
     max_iter : int
         Limit on the total number of proximal-gradient iterations (all working sets).
     warm_start : array of ``problem.weights_shape`` or Solution, optional
-    dtype : float64, float32 or "mixed"
-        Arithmetic of the iterations. Certificates are always computed in float64 from
-        the iterate. In float32 the attainable relative gap is limited by rounding
+    dtype : None, float64, float32 or "mixed"
+        Arithmetic of the iterations; ``None`` (default): ``problem.dtype``, float32 when
+        the problem was built from a float32 ``X``, else float64. Certificates are always
+        computed in float64 from the iterate, and they decide ``converged``. In float32 the attainable relative gap is limited by rounding
         (typically 1e-5 to 1e-7); the solver then stops with status
         ``"precision_limit"`` (``converged=False``, a :class:`SolverWarning`) instead
         of running to ``max_iter``. ``"mixed"`` iterates in float32 (GEMMs about twice
@@ -670,18 +700,20 @@ def solve_rfista(
     if not (0.0 < float(inner_ratio) < 1.0):
         raise ValueError(f"inner_ratio must be in (0, 1); got {inner_ratio!r}.")
     mixed = isinstance(dtype, str) and dtype == "mixed"
-    dt = np.dtype(np.float32) if mixed else _check_dtype(dtype)
+    dt = np.dtype(np.float32) if mixed else resolve_dtype(dtype, problem)
 
     t_start = time.perf_counter()
     prob = problem
     c, p = prob.c, prob.p
     q = c * p
     lam = prob.lam
-    X_w = prob.X_tilde.astype(dt, copy=False)
+    # sparse input: the CSR matrix serves the products (operators module docstring)
+    X_op = getattr(prob, "operator_matrix", prob.X_tilde)
+    X_w = X_op.astype(dt, copy=False)
     M_w = prob.masks.astype(dt, copy=False)
     U = _warm_start_columns(prob, warm_start).astype(dt)
     certifier = _FullCertifier(prob)
-    L_loss = _LOSS_SMOOTHNESS[prob.loss] / prob.s
+    L_loss = loss_smoothness(prob)
 
     history = {"iteration": [], "time": [], "objective": [], "gap": [], "working_set_size": []}
     total_iter = 0
@@ -767,7 +799,7 @@ def solve_rfista(
         ):
             # float32 has done the cheap part; finish in float64 (new momentum)
             dt = np.dtype(np.float64)
-            X_w, M_w = prob.X_tilde, prob.masks
+            X_w, M_w = X_op, prob.masks
             U = U.astype(np.float64)
             res = None
             no_progress = 0

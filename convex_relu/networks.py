@@ -47,6 +47,93 @@ __all__ = [
     "network_claim",
 ]
 
+_TORCH_HINT = (
+    "to_torch() needs PyTorch, an optional dependency: pip install torch "
+    '(or pip install -e ".[torch]" from a clone of convex_relu).'
+)
+
+
+def _torch():
+    """Import torch lazily: the package never needs it except for :meth:`to_torch`."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(_TORCH_HINT) from exc
+    return torch
+
+
+def _torch_dtype(torch, dtype):
+    """``dtype`` as a floating torch dtype: ``torch.float32``, ``"float32"``, ``np.float32``."""
+    out = dtype
+    if not isinstance(dtype, torch.dtype):
+        try:
+            name = dtype.removeprefix("torch.") if isinstance(dtype, str) else np.dtype(dtype).name
+        except TypeError:
+            name = None
+        out = getattr(torch, name, None) if name else None
+    if not isinstance(out, torch.dtype) or not out.is_floating_point or out.is_complex:
+        raise ValueError(
+            f"dtype must be a real floating dtype such as torch.float64 or torch.float32; got {dtype!r}."
+        )
+    return out
+
+
+def _module_class(torch):
+    """The ``nn.Module`` both network kinds export to (defined once torch is imported)."""
+    cached = getattr(_module_class, "cls", None)
+    if cached is not None:
+        return cached
+    nn = torch.nn
+
+    class TwoLayerReLU(nn.Module):
+        """``f(x) = Σ_j a_j(x) (x̃ᵀ W1_{:,j}) W2_{j,:}``, ``x̃ = [x, 1]`` with a bias.
+
+        ``a_j(x) = 1[x̃ᵀW1_{:,j} > 0]`` (ReLU, i.e. ``relu(x̃ᵀW1)``) or, for a gated
+        network, ``1[x̃ᵀG_{:,j} >= 0]`` with the fixed gates ``G`` (a buffer, not a
+        parameter: gates are not trained). The bias is the last row of ``W1`` (and of
+        ``G``), exactly as in :class:`ReLUNetwork`, so ``W1`` is a single trainable
+        parameter and weight decay ``(λ/2)(‖W1‖² + ‖W2‖²)`` includes it, matching the
+        convex program's group norms.
+        """
+
+        def __init__(self, W1, W2, bias, gates=None):
+            super().__init__()
+            self.bias = bool(bias)
+            self.W1 = nn.Parameter(W1)
+            self.W2 = nn.Parameter(W2)
+            if gates is None:
+                self.gates = None
+            else:
+                self.register_buffer("gates", gates)
+
+        @property
+        def gated(self):
+            return self.gates is not None
+
+        def extra_repr(self):
+            d, m = self.W1.shape
+            return (f"in_features={d - int(self.bias)}, width={m}, out_features={self.W2.shape[1]}, "
+                    f"bias={self.bias}, gated={self.gated}")
+
+        def forward(self, x):
+            if x.dim() != 2 or x.shape[1] != self.W1.shape[0] - int(self.bias):
+                raise ValueError(
+                    f"x must have shape (n, {self.W1.shape[0] - int(self.bias)}); got {tuple(x.shape)}."
+                )
+            x = x.to(self.W1.dtype)
+            if self.bias:
+                x = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], dim=1)
+            z = x @ self.W1
+            if self.gates is None:
+                h = torch.relu(z)
+            else:
+                # same rule as GatedReLUNetwork.hidden: active when x̃ᵀg >= 0
+                h = (x @ self.gates >= 0).to(z.dtype) * z
+            return h @ self.W2
+
+    _module_class.cls = TwoLayerReLU
+    return TwoLayerReLU
+
 
 def _check_layers(W1, W2):
     W1 = np.asarray(W1, dtype=np.float64)
@@ -113,6 +200,39 @@ class ReLUNetwork:
         if Y.shape[1] != pred.shape[1]:
             raise ValueError(f"y has {Y.shape[1]} outputs; the network has {pred.shape[1]}.")
         return losses.loss_value(loss, pred, Y) + self.weight_decay(lam)
+
+    def to_torch(self, dtype=None, device=None):
+        """This network as a PyTorch ``nn.Module`` with the same predictions.
+
+        Parameters
+        ----------
+        dtype : torch dtype or its name, optional
+            Default ``torch.float64``: the module then reproduces :meth:`predict` to
+            round-off (1e-10 and better). ``torch.float32`` for the usual training speed.
+        device : str or torch.device, optional
+            Where the parameters live (default: PyTorch's default device).
+
+        Returns
+        -------
+        torch.nn.Module
+            ``module(x)`` for ``x`` of shape ``(n, d)`` returns ``(n, c)``: the same
+            ``relu(x̃ W1) W2`` with ``x̃ = [x, 1]`` when ``bias`` (the bias is the last
+            row of the parameter ``W1``, so weight decay covers it as in the convex
+            program). Parameters ``W1`` ``(d̃, m)`` and ``W2`` ``(m, c)`` are copies: training
+            the module does not change this network.
+
+        Raises
+        ------
+        ImportError
+            PyTorch is not installed (``pip install torch``).
+        """
+        torch = _torch()
+        dt = torch.float64 if dtype is None else _torch_dtype(torch, dtype)
+        W1 = torch.tensor(self.W1, dtype=dt, device=device)
+        W2 = torch.tensor(self.W2, dtype=dt, device=device)
+        gates = getattr(self, "gates", None)
+        G = None if gates is None else torch.tensor(gates, dtype=dt, device=device)
+        return _module_class(torch)(W1, W2, self.bias, G)
 
 
 @dataclass(eq=False)

@@ -60,14 +60,24 @@ def support_matrix(X, masks, patterns):
     return (masks[:, patterns, None] * X[:, None, :]).reshape(n, len(patterns) * d)
 
 
-def _loss_parts(loss, pred, y, s):
-    """``(ℓ, ∇ℓ, ℓ'')`` of one output's predictions (sums over the rows, scale ``1/s``)."""
+def _loss_parts(loss, pred, y, s, w=None):
+    """``(ℓ, ∇ℓ, ℓ'')`` of one output's predictions (sums over the rows, scale ``1/s``).
+
+    ``w``: the row weights ``ŵ`` (``(n,)``, mean 1) or None; each row's term is
+    multiplied by ``ŵ_j`` (:mod:`convex_relu.losses`).
+    """
     if loss == "squared":
         r = pred - y
-        return float(r @ r) / (2.0 * s), r / s, None
+        if w is None:
+            return float(r @ r) / (2.0 * s), r / s, None
+        wr = w * r
+        return float(wr @ r) / (2.0 * s), wr / s, None
     z = -y * pred
     sig = expit(z)
-    return float(np.logaddexp(0.0, z).sum()) / s, -y * sig / s, sig * (1.0 - sig) / s
+    if w is None:
+        return float(np.logaddexp(0.0, z).sum()) / s, -y * sig / s, sig * (1.0 - sig) / s
+    return (float(w @ np.logaddexp(0.0, z)) / s, -w * y * sig / s,
+            w * sig * (1.0 - sig) / s)
 
 
 def _group_terms(u, d, lam):
@@ -86,7 +96,7 @@ def _gram(A, weights=None):
     return scipy.linalg.blas.dsyrk(1.0, np.asarray(B.T, order="F"), trans=0, lower=0)
 
 
-def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9):
+def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9, w=None):
     """Newton on one output; returns ``(u, status, iterations, decrease)``.
 
     ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed),
@@ -101,21 +111,23 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
     stuck in a wrong direction (the curvature ``λ/‖u_g‖`` across ``u_g`` forbids
     turning it), and it is re-seeded by a block proximal-gradient step from zero,
     ``u_g = −(‖v‖ − λ)/L_g · v/‖v‖`` with ``v = A_gᵀ∇ℓ`` and ``L_g = ℓ''_max ‖A_g‖²``.
+
+    ``w``: row weights ``ŵ`` of the loss (``(n,)``) or None (unweighted).
     """
     n_groups = u.size // d
     u_start = u
     U = u.reshape(n_groups, d).copy()
     alive = np.ones(n_groups, dtype=bool)
     reseeds = np.zeros(n_groups, dtype=int)
-    gram = _gram(A) / s if loss == "squared" else None
-    curvature = 1.0 / s if loss == "squared" else 0.25 / s
+    gram = _gram(A, w) / s if loss == "squared" else None
+    curvature = (1.0 if loss == "squared" else 0.25) / s * (1.0 if w is None else float(np.max(w)))
     offsets = np.arange(d)
 
     def columns(groups):
         return (groups[:, None] * d + offsets).ravel()
 
     def evaluate(u):
-        f, r, h = _loss_parts(loss, A_alive @ u, y, s)
+        f, r, h = _loss_parts(loss, A_alive @ u, y, s, w)
         V = u.reshape(-1, d)
         return f + lam * float(np.sqrt(np.einsum("gj,gj->g", V, V)).sum()), r, h
 
@@ -169,7 +181,7 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
             U[idx[drop]] = 0.0
             alive[idx[drop]] = False
             if not alive.any():
-                F = _loss_parts(loss, np.zeros(A.shape[0]), y, s)[0]
+                F = _loss_parts(loss, np.zeros(A.shape[0]), y, s, w)[0]
                 status = "support_shrunk"
                 break
             idx, A_alive, u = restrict()
@@ -238,6 +250,8 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
     d, p, s, lam = prob.d, prob.p, prob.s, prob.lam
     groups = np.sort(np.asarray(groups, dtype=np.intp))
     U = np.array(U, dtype=np.float64, copy=True)
+    rw = getattr(prob, "row_weights", None)
+    w = None if rw is None else rw[:, 0]
     rank = {"converged": 0, "max_iter": 1, "line_search": 2, "support_shrunk": 3}
     worst, total_it, decrease = "converged", 0, 0.0
     for k in range(prob.c):
@@ -247,7 +261,7 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
         A = support_matrix(prob.X_tilde, prob.masks, cols - k * p)
         u0 = np.ascontiguousarray(U[:, cols].T).ravel()
         u, status, it, dec = solve_blocks(
-            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol, grad_tol
+            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol, grad_tol, w=w
         )
         U[:, cols] = u.reshape(cols.size, d).T
         total_it = max(total_it, it)

@@ -457,6 +457,7 @@ def regularization_path(
     n_chunks=None,
     n_jobs=None,
     active_tol=1e-6,
+    sample_weight=None,
     verbose=False,
 ):
     """Solve the convex program along a decreasing grid of ``λ``.
@@ -483,7 +484,8 @@ def regularization_path(
         ``"rfista"`` (C-GReLU) and ``"al"`` (C-ReLU) are warm-started;
         ``"clarabel"``, ``"scs"``, ``"mosek"`` re-solve one compiled CVXPY program.
         ``"auto"`` picks one of these once for the whole path by the problem's
-        size (:func:`convex_relu.solvers.choose_method`).
+        size, loss and ``λ/λ_max`` (:func:`convex_relu.solvers.choose_method`),
+        evaluated at the geometric mean of the grid's positive values.
     lam_min_ratio : float in (0, 1)
     tol, max_iter : optional
         ``None``: the solver's default. ``tol`` is the target certified relative gap of
@@ -503,6 +505,9 @@ def regularization_path(
         ``joblib.parallel_config``).
     active_tol : float
         Relative threshold defining active neurons (see :class:`PathResult`).
+    sample_weight : array (n,), optional
+        Weights of the samples in the loss, passed to
+        :func:`convex_relu.problems.make_problem` (only when given).
     verbose : bool
         Show a tqdm progress bar over the grid (over the chunks when parallel).
 
@@ -514,7 +519,7 @@ def regularization_path(
         X, y, lams, formulation=formulation, loss=loss, bias=bias, n_gates=n_gates,
         random_state=random_state, patterns=patterns, max_patterns=max_patterns, method=method,
         lam_min_ratio=lam_min_ratio, tol=tol, max_iter=max_iter, n_chunks=n_chunks,
-        n_jobs=n_jobs, active_tol=active_tol, verbose=verbose,
+        n_jobs=n_jobs, active_tol=active_tol, sample_weight=sample_weight, verbose=verbose,
     )
     _warn_unconverged(result)
     return result
@@ -531,6 +536,7 @@ _PATH_DEFAULTS = {
 def _compute_path(
     X, y, lams, *, formulation, loss, bias, n_gates, random_state, patterns, max_patterns,
     method, lam_min_ratio, tol, max_iter, n_chunks, n_jobs, active_tol, verbose,
+    sample_weight=None,
 ):
     """:func:`regularization_path` without the summary warning (also run inside workers)."""
     checked = _check_settings(
@@ -544,6 +550,13 @@ def _compute_path(
     elif lams is not None:
         check_positive_int(lams, "lams")
     _check_ratio(lam_min_ratio)
+    extra = {}
+    if sample_weight is not None:
+        if "sample_weight" not in inspect.signature(make_problem).parameters:
+            raise NotImplementedError(
+                "sample_weight: this version of make_problem does not accept sample weights."
+            )
+        extra["sample_weight"] = sample_weight
     problem = make_problem(
         X,
         y,
@@ -555,6 +568,7 @@ def _compute_path(
         seed=random_state,
         patterns=patterns,
         max_patterns=max_patterns,
+        **extra,
     )
     needs = {"rfista": "gated_relu", "al": "relu"}
     if method in needs and problem.formulation != needs[method]:
@@ -562,13 +576,14 @@ def _compute_path(
             f"method={method!r} solves formulation={needs[method]!r}; got "
             f"formulation={problem.formulation!r}."
         )
+    lam_max = float(problem.lam_max())
+    grid = _resolve_grid(lams, lam_max, lam_min_ratio)
     if method == "auto":
         from .solvers import choose_method
 
-        # resolved once for the whole path, so that an exact choice compiles once
-        method, _ = choose_method(problem)
-    lam_max = float(problem.lam_max())
-    grid = _resolve_grid(lams, lam_max, lam_min_ratio)
+        # resolved once for the whole path, so that an exact choice compiles once; the
+        # cost model depends on λ/λ_max: judged at a typical λ of the grid
+        method, _ = choose_method(problem.with_lam(_typical_lam(grid)))
     problem = problem.with_lam(float(grid[0]))
 
     import joblib
@@ -586,6 +601,12 @@ def _compute_path(
         records = [rec for part in parts for rec in part]
 
     return _assemble(records, grid, lam_max, method, problem, chunks, active_tol)
+
+
+def _typical_lam(grid):
+    """The geometric mean of the grid's positive values (0 when there are none)."""
+    pos = grid[grid > 0]
+    return float(np.exp(np.mean(np.log(pos)))) if pos.size else 0.0
 
 
 def _warn_unconverged(result, label="regularization_path"):

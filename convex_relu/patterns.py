@@ -793,6 +793,29 @@ class ChamberBlock:
         """
         return self._S[self._line], np.where(self._tau, 1.0, -1.0)
 
+    def rep_signs_rows(self, idx, rows):
+        """Rows ``rows`` of the sign vectors of chambers ``idx``: ``(len(rows), len(idx))`` bool.
+
+        The same values as ``rep_signs(idx)[rows]`` at ``O(len(rows)·len(idx))`` cost,
+        for tests that look at a few hyperplanes at a time (C-ReLU face pricing).
+        """
+        idx = np.asarray(idx, dtype=np.intp)
+        rows = np.asarray(rows, dtype=np.intp)
+        out = np.empty((rows.size, idx.size), dtype=bool)
+        gen = idx < self.n_line
+        gi = idx[gen]
+        if gi.size:
+            li = self._line[gi]
+            block = (self._A[rows] @ self._H[li].T) * self._sigma[gi] > 0
+            Sl = self._S[li]  # (b, r-1): the hyperplanes through the ray carry τ
+            for t in range(Sl.shape[1]):
+                hit = rows[:, None] == Sl[None, :, t]
+                block = np.where(hit, self._tau[gi, t][None, :], block)
+            out[:, gen] = block
+        if (~gen).any():
+            out[:, ~gen] = self._explicit[rows][:, idx[~gen] - self.n_line]
+        return out
+
     def rep_signs(self, idx=None):
         """Sign vectors ``(m, len(idx))`` (bool) of the chambers ``idx`` (default: all)."""
         if idx is None:
@@ -904,6 +927,13 @@ class Arrangement:
         np.add.at(Omega, self._cls, sign[:, None] * Fn)
         const = const + Fn[self._flip].sum(axis=0)
         return const, Omega
+
+    def class_sums(self, w):
+        """``β_c = Σ_{j in class c} w_j`` (unsigned) over the rows of each distinct hyperplane; ``(m, e)``."""
+        w = np.asarray(w, dtype=np.float64)
+        out = np.zeros((self.n_hyperplanes,) + w.shape[1:])
+        np.add.at(out, self._cls, w[self._nz_idx])
+        return out
 
     def rep_normals(self):
         """Unit normals ``(m, d̃)`` of the distinct hyperplanes in the user's ``X̃`` coordinates.

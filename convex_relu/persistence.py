@@ -1,16 +1,45 @@
-"""Save and load solutions, networks, certificates and problems — without pickle.
+"""Save and load solutions, networks, certificates, problems, estimators and whole
+scikit-learn Pipelines — without pickle.
 
-File format (``format_version`` 1)
-----------------------------------
+Why our own format and not ``skops.io``
+---------------------------------------
+``skops.io`` (0.16, the scikit-learn ecosystem's safe format) installs with our numpy
+and scikit-learn and round-trips ``Pipeline(StandardScaler(), ConvexReLURegressor())``
+exactly once our seven classes are passed as ``trusted``. We extend our format instead:
+
+- *Safety.* skops rebuilds a trusted type with ``cls.__new__`` and its
+  ``__setstate__`` and can also load functions and methods once they are trusted; its
+  documented workflow trusts ``get_untrusted_types()`` wholesale. Here no node of the
+  format can produce a callable at all, every object is rebuilt by its constructor
+  with data arguments (our classes re-check their consistency there: patterns against
+  data, weight shapes against the problem), and fitted state is written into the
+  instance dictionary. Our classes are always trusted; scikit-learn types only from
+  an explicit list (:func:`trusted_types`: the Pipeline containers and the usual
+  preprocessing and linear steps) plus what the caller passes as ``trusted=``.
+- *Integrity.* Our files carry SHA-256 digests of the metadata and of every array and
+  are validated whole before anything is built; skops checks only the zip CRCs.
+- *Exactness and versions.* Both restore arrays and floats bit for bit; ours stores
+  each class by its constructor fields under a ``format_version``, not by its
+  ``__dict__`` layout, and keeps the scaling convention in the metadata.
+- *No new dependency* (skops brings prettytable and wcwidth).
+
+The cost: a scikit-learn step whose fitted state is not plain data (a Cython tree, a
+function, a random generator) cannot be saved here; :func:`save` refuses it with an
+error naming the attribute (use skops or joblib for such models, knowing what
+loading them trusts).
+
+File format (``format_version`` 2; version-1 files are read too)
+----------------------------------------------------------------
 One ``.npz`` archive (a zip of ``.npy`` arrays, written by :func:`numpy.savez_compressed`)
 holding
 
 - ``__meta__``: a ``uint8`` array, the UTF-8 bytes of a JSON document::
 
-      {"format": "convex_relu", "format_version": 1,
+      {"format": "convex_relu", "format_version": 2,
        "package_version": "0.1.0", "numpy_version": "...",
        "scaling": "loss/(n*c), lambda not divided by n ...",
        "kind": "solution",                      # what the file holds
+       "training_data": true, "claims": {...},  # estimators: see "Training data"
        "arrays": {"a0": {"dtype": "<f8", "shape": [12, 2]}, ...},
        "checksum": {"algorithm": "sha256", "arrays": "<hex>"},
        "tree": {...}}                           # the object, as JSON
@@ -21,12 +50,23 @@ holding
 Arrays hold booleans, numbers or fixed-width strings; arrays of Python strings
 (scikit-learn's ``feature_names_in_``) are kept in the JSON. ``tree`` describes the
 object with a closed set of node types (JSON scalars,
-lists, dicts, arrays, and a whitelist of this package's classes, such as
-``{"__type__": "Solution", "fields": {...}}``); nothing is imported or called by name
-beyond that whitelist, and arrays are read with ``allow_pickle=False``. Floats in the
+lists, dicts, tuples, slices, numpy dtypes and scalars, arrays, a whitelist of this
+package's classes, such as ``{"__type__": "Solution", "fields": {...}}``, and
+scikit-learn estimators ``{"__sklearn__": "sklearn.pipeline.Pipeline", "params": {...},
+"state": {...}}``); nothing is imported or called by name beyond the trusted types, and
+arrays are read with ``allow_pickle=False``. Floats in the
 JSON are written with Python's shortest round-trip ``repr``, so every scalar and every
 array comes back bit for bit: predictions and certificates recomputed from a loaded
 object equal the original ones exactly.
+
+Training data
+-------------
+Estimators and Pipelines are saved *without* their training data unless
+``save(..., include_data=True)``: problems, solutions and training activation masks
+inside them become ``None`` and certificates lose their per-row dual point. The file
+then holds the model and the certificate's numbers; the metadata records
+``"training_data"`` and, under ``"claims"``, each estimator's claim as proven at save
+time (:func:`read_metadata`).
 
 Integrity
 ---------
@@ -67,11 +107,15 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save", "load", "read_metadata", "PersistenceError", "FORMAT_NAME", "FORMAT_VERSION",
-           "SCALING_CONVENTION", "KINDS"]
+__all__ = ["save", "load", "read_metadata", "trusted_types", "get_untrusted_types",
+           "PersistenceError", "FORMAT_NAME", "FORMAT_VERSION", "SCALING_CONVENTION", "KINDS"]
 
 FORMAT_NAME = "convex_relu"
-FORMAT_VERSION = 1
+#: Written by this version. 2 added scikit-learn estimators (``__sklearn__`` nodes),
+#: slices, dtypes and numpy scalars, and estimator files without training data.
+FORMAT_VERSION = 2
+#: Versions this version reads (a version-1 file is a version-2 file without the new nodes).
+READABLE_VERSIONS = (1, 2)
 SCALING_CONVENTION = (
     "loss/(n*c), lambda not divided by n: squared loss ||Yhat - Y||_F^2 / (2 n c), logistic "
     "loss (1/(n c)) sum log(1 + exp(-y yhat)); regulariser lambda * sum of group norms; "
@@ -108,13 +152,135 @@ _CLASSES = {
     "PathResult": ("convex_relu.path", "PathResult", "path"),
     "ConvexReLURegressor": ("convex_relu.estimators", "ConvexReLURegressor", "estimator"),
     "ConvexReLUClassifier": ("convex_relu.estimators", "ConvexReLUClassifier", "estimator"),
+    # the cross-validated estimators (saved like the others: parameters + fitted state)
+    "ConvexReLURegressorCV": ("convex_relu.model_selection", "ConvexReLURegressorCV", "estimator"),
+    "ConvexReLUClassifierCV": ("convex_relu.model_selection", "ConvexReLUClassifierCV", "estimator"),
 }
 _PROBLEM_TYPES = ("GatedReLUProblem", "ReLUProblem")
-_ESTIMATOR_TYPES = ("ConvexReLURegressor", "ConvexReLUClassifier")
+_ESTIMATOR_TYPES = ("ConvexReLURegressor", "ConvexReLUClassifier", "ConvexReLURegressorCV",
+                    "ConvexReLUClassifierCV")
 
-#: The kinds a file can hold. ``expected_kind="network"`` accepts either network kind.
-KINDS = tuple(sorted({v[2] for v in _CLASSES.values()}))
+# Without training data (``include_data=False``, the default inside estimators), objects
+# of these types are stored as ``None``: a problem holds X and y, a solution its problem
+# and per-row cone duals, patterns the n×p training activation masks. Fields named here
+# are dropped (``None``) from the objects kept: the certificate's dual point is one value
+# per training row (y − prediction, scaled), and a path keeps its problem.
+_DATA_TYPES = _PROBLEM_TYPES + ("Solution", "Patterns")
+_DATA_FIELDS = {
+    "Certificate": ("dual_point",),
+    "NetworkCertificate": ("dual_point",),
+    "PathResult": ("problem",),
+}
+
+#: The kinds a file can hold. ``expected_kind="network"`` accepts either network kind;
+#: ``"pipeline"`` is a scikit-learn Pipeline, ``"estimator"`` any other estimator (ours
+#: or a trusted scikit-learn one).
+KINDS = tuple(sorted({v[2] for v in _CLASSES.values()} | {"pipeline"}))
 _KIND_ALIASES = {"network": ("relu_network", "gated_relu_network")}
+
+
+# --------------------------------------------------------------------------------------
+# trusted scikit-learn types
+# --------------------------------------------------------------------------------------
+
+# (public module, class) of the scikit-learn types :func:`load` rebuilds without being
+# told: containers and the usual preprocessing and linear steps. Each is rebuilt as
+# ``cls(**params)`` followed by an update of its ``__dict__`` with the fitted state; by
+# scikit-learn's own convention ``__init__`` only stores its arguments, so nothing runs.
+_SKLEARN_TRUSTED = (
+    ("sklearn.pipeline", "Pipeline"),
+    ("sklearn.pipeline", "FeatureUnion"),
+    ("sklearn.compose", "ColumnTransformer"),
+    ("sklearn.compose", "TransformedTargetRegressor"),
+    ("sklearn.preprocessing", "StandardScaler"),
+    ("sklearn.preprocessing", "MinMaxScaler"),
+    ("sklearn.preprocessing", "MaxAbsScaler"),
+    ("sklearn.preprocessing", "RobustScaler"),
+    ("sklearn.preprocessing", "Normalizer"),
+    ("sklearn.preprocessing", "PolynomialFeatures"),
+    ("sklearn.preprocessing", "OneHotEncoder"),
+    ("sklearn.preprocessing", "OrdinalEncoder"),
+    ("sklearn.preprocessing", "QuantileTransformer"),
+    ("sklearn.preprocessing", "PowerTransformer"),
+    ("sklearn.preprocessing", "LabelEncoder"),
+    ("sklearn.impute", "SimpleImputer"),
+    ("sklearn.impute", "MissingIndicator"),
+    ("sklearn.decomposition", "PCA"),
+    ("sklearn.decomposition", "TruncatedSVD"),
+    ("sklearn.feature_selection", "VarianceThreshold"),
+    ("sklearn.linear_model", "LinearRegression"),
+    ("sklearn.linear_model", "Ridge"),
+    ("sklearn.linear_model", "LogisticRegression"),
+)
+
+
+def _full_name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _default_trusted():
+    """``{full name: class}`` of the trusted scikit-learn types importable here."""
+    import importlib
+
+    out = {}
+    for module, name in _SKLEARN_TRUSTED:
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):  # an older scikit-learn without it
+            continue
+        out[_full_name(cls)] = cls
+    return out
+
+
+def _is_sklearn_estimator_class(cls):
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return False
+    return isinstance(cls, type) and issubclass(cls, BaseEstimator)
+
+
+def trusted_types():
+    """Full names of the scikit-learn types :func:`load` rebuilds without ``trusted=``.
+
+    This package's own classes are always trusted (they are listed in the file by a
+    short name, not a module path). Anything else in a file is refused unless passed
+    to ``load(..., trusted=[...])``.
+    """
+    return sorted(_default_trusted())
+
+
+def _trusted_registry(trusted):
+    """``{full name: class}``: the defaults plus the user's ``trusted`` (validated)."""
+    registry = _default_trusted()
+    if trusted is None:
+        return registry
+    if isinstance(trusted, (str, type)) or not isinstance(trusted, (list, tuple, set, frozenset)):
+        raise TypeError(
+            "trusted must be a list of scikit-learn estimator classes or their full names "
+            f"('module.Class'); got {trusted!r}."
+        )
+    import importlib
+
+    for item in trusted:
+        cls = item
+        if isinstance(item, str):
+            module, _, name = item.rpartition(".")
+            if not module or not name:
+                raise ValueError(f"trusted: {item!r} is not a full class name 'module.Class'.")
+            try:
+                cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as exc:
+                raise ValueError(f"trusted: cannot find {item!r} ({exc}).") from None
+        if not _is_sklearn_estimator_class(cls):
+            raise TypeError(
+                f"trusted: {item!r} is not a scikit-learn estimator class (a subclass of "
+                "sklearn.base.BaseEstimator); only estimators can be rebuilt from a file."
+            )
+        registry[_full_name(cls)] = cls
+        if isinstance(item, str):
+            registry[item] = cls  # the name the user wrote, in case it is a public alias
+    return registry
 
 
 def _class(type_name):
@@ -142,7 +308,8 @@ _LIST_ARRAY_MIN = 16
 
 
 class _Encoder:
-    def __init__(self):
+    def __init__(self, include_data=True):
+        self.include_data = include_data
         self.arrays = {}
         self._ids = {}  # id(ndarray) -> name, so an array shared by two fields is stored once
         self._keep = []  # keep encoded arrays alive so their ids stay unique during the save
@@ -183,6 +350,10 @@ class _Encoder:
             return bool(obj)
         if isinstance(obj, (int, np.integer)):
             return int(obj)
+        if isinstance(obj, (np.floating, np.complexfloating)) and type(obj) is not np.float64:
+            # float32 & co. keep their type (a 0-d array): scikit-learn's float32 paths
+            # must compute exactly as before
+            return {"__scalar__": self.array(np.asarray(obj), where)["__array__"]}
         if isinstance(obj, (float, np.floating)):
             return float(obj)  # float64 repr round-trips exactly
         if isinstance(obj, np.ndarray):
@@ -192,19 +363,37 @@ class _Encoder:
             return {"__tuple__": node} if isinstance(obj, tuple) else node
         if isinstance(obj, dict):
             return self._dict(obj, where, lenient)
+        if isinstance(obj, slice):  # ColumnTransformer's output_indices_
+            return {"__slice__": [self._encode(v, f"{where}.slice", False)
+                                  for v in (obj.start, obj.stop, obj.step)]}
+        if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
+            # e.g. OneHotEncoder(dtype=np.float64): a numpy type, stored by its name
+            dt = np.dtype(obj)
+            if dt.kind not in _ALLOWED_DTYPE_KINDS:
+                raise TypeError(f"{where}: the dtype {dt} cannot be saved.")
+            return {"__dtype__": dt.str, "scalar_type": not isinstance(obj, np.dtype)}
         type_name = _type_name(obj)
         if type_name is None:
+            if _is_sklearn_estimator_class(type(obj)):
+                return {"__sklearn__": _full_name(type(obj)),
+                        **self._estimator_fields(obj, where)}
             raise TypeError(
                 f"{where}: objects of type {type(obj).__module__}.{type(obj).__qualname__} "
                 "cannot be saved."
             )
+        if not self.include_data and type_name in _DATA_TYPES:
+            return None  # training data left out on request (see _DATA_TYPES)
         if type_name in _PROBLEM_TYPES:
             return {"__type__": type_name, "fields": self._problem_fields(obj, where)}
         if type_name in _ESTIMATOR_TYPES:
             return {"__type__": type_name, "fields": self._estimator_fields(obj, where)}
+        dropped = () if self.include_data else _DATA_FIELDS.get(type_name, ())
         fields = {}
         for f in dataclasses.fields(obj):
             if not f.init:
+                continue
+            if f.name in dropped:
+                fields[f.name] = None
                 continue
             value = getattr(obj, f.name)
             # solver-specific extras may hold anything; store what JSON cannot as a repr
@@ -244,10 +433,17 @@ class _Encoder:
             "lam": float(problem.lam),
             "loss": problem.loss,
             "bias": bool(problem.bias),
+            # the user's sample weights (None when unweighted); older files lack the key
+            "sample_weight": None if getattr(problem, "sample_weight", None) is None
+            else self.array(problem.sample_weight, f"{where}.sample_weight"),
         }
 
     def _estimator_fields(self, est, where):
-        params = est.get_params(deep=False)
+        """``params`` (``get_params(deep=False)``) and ``state`` (the rest of ``__dict__``)."""
+        try:
+            params = est.get_params(deep=False)
+        except Exception as exc:  # a broken get_params: not an estimator we can describe
+            raise TypeError(f"{where}: get_params() failed: {exc}") from None
         # everything fit() set: fitted attributes (``name_``) and private state (``_y_1d``)
         state = {k: v for k, v in vars(est).items() if k not in params}
         return {
@@ -262,8 +458,11 @@ class _Encoder:
 
 
 class _Decoder:
-    def __init__(self, arrays):
+    def __init__(self, arrays, registry=None):
         self.arrays = arrays
+        # full name -> class of the scikit-learn types this load may rebuild; nothing
+        # outside it (or outside _CLASSES) is ever looked up, imported or called
+        self.registry = {} if registry is None else registry
 
     def array(self, name, where):
         if not isinstance(name, str) or name not in self.arrays:
@@ -290,6 +489,27 @@ class _Decoder:
             return out.reshape(node.get("shape", [len(values)]))
         if "__tuple__" in node:
             return tuple(self.decode(node["__tuple__"], where))
+        if "__scalar__" in node:
+            value = self.array(node["__scalar__"], where)
+            if value.shape != ():
+                raise ValueError(f"{where}: a scalar node refers to an array of shape {value.shape}")
+            return value[()]
+        if "__slice__" in node:
+            parts = node["__slice__"]
+            if not (isinstance(parts, list) and len(parts) == 3
+                    and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in parts)):
+                raise ValueError(f"{where}: malformed slice {parts!r}")
+            return slice(*parts)
+        if "__dtype__" in node:
+            try:
+                dt = np.dtype(str(node["__dtype__"]))
+            except TypeError as exc:
+                raise ValueError(f"{where}: unknown dtype {node['__dtype__']!r}") from exc
+            if dt.kind not in _ALLOWED_DTYPE_KINDS:
+                raise ValueError(f"{where}: the dtype {dt} is not allowed")
+            return dt.type if node.get("scalar_type") else dt
+        if "__sklearn__" in node:
+            return self._sklearn(node, where)
         if "__repr__" in node:
             return {"__repr__": node["__repr__"]}
         if "__dict_items__" in node:
@@ -350,6 +570,7 @@ class _Decoder:
             fields["lam"],
             loss=fields["loss"],
             bias=fields["bias"],
+            sample_weight=self.decode(fields.get("sample_weight"), f"{where}.sample_weight"),
         )
 
     def _estimator(self, cls, fields, where):
@@ -357,10 +578,21 @@ class _Decoder:
         state = self.decode(fields.get("state"), f"{where}.state")
         if not isinstance(params, dict) or not isinstance(state, dict):
             raise ValueError(f"{where}: malformed estimator")
+        bad = [k for k in (*params, *state) if not isinstance(k, str) or k.startswith("__")
+               or not k.isidentifier()]
+        if bad:
+            raise ValueError(f"{where}: invalid attribute names {bad!r}")
         est = cls(**params)
-        for k, v in state.items():
-            setattr(est, k, v)
+        # the instance dictionary directly: no property setter or __setattr__ runs
+        vars(est).update(state)
         return est
+
+    def _sklearn(self, node, where):
+        name = node["__sklearn__"]
+        cls = self.registry.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise _Untrusted(name, where)
+        return self._estimator(cls, node, where)
 
     @staticmethod
     def _check_solution(kwargs, where):
@@ -372,6 +604,30 @@ class _Decoder:
                     f"{where}: weights have shape {np.shape(weights)} but the stored problem "
                     f"needs {shape}"
                 )
+
+
+class _Untrusted(ValueError):
+    """A file names a type outside the trusted list (raised before it is looked up)."""
+
+    def __init__(self, name, where):
+        super().__init__(f"{where}: type {name!r} is not trusted")
+        self.name = name
+
+
+def _sklearn_names(node, out=None):
+    """Every scikit-learn type name referenced in a metadata tree (nothing is resolved)."""
+    out = set() if out is None else out
+    stack = [node]
+    while stack:  # iterative: a deep crafted tree must not exhaust the recursion limit
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("__sklearn__")
+            if name is not None:
+                out.add(str(name))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -396,14 +652,64 @@ def _arrays_digest(arrays):
 # --------------------------------------------------------------------------------------
 
 
-def _kind_of(obj):
+def _object_kind(obj):
+    """The kind of a top-level object, or ``None`` when it cannot be a file's content."""
     type_name = _type_name(obj)
-    if type_name is None:
+    if type_name is not None:
+        return _CLASSES[type_name][2]
+    if _is_sklearn_estimator_class(type(obj)):
+        from sklearn.pipeline import Pipeline
+
+        return "pipeline" if isinstance(obj, Pipeline) else "estimator"
+    return None
+
+
+def _kind_of(obj):
+    kind = _object_kind(obj)
+    if kind is None:
         raise PersistenceError(
             f"cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__}; "
-            f"supported: {', '.join(sorted(_CLASSES))}."
+            f"supported: {', '.join(sorted(_CLASSES))}, and scikit-learn estimators and "
+            "Pipelines (containing these)."
         )
-    return _CLASSES[type_name][2]
+    return kind
+
+
+def _claims_of(obj, where="object"):
+    """``{where: {"level", "sentence"}}`` for each fitted estimator of ours in ``obj``.
+
+    Computed at save time from the estimator's own certificate (``claim_``), so a file
+    saved without training data still says what the model was proven to be.
+    """
+    out = {}
+    if _type_name(obj) in _ESTIMATOR_TYPES:
+        try:
+            c = obj.claim_
+        except Exception:  # unfitted, or no certificate: nothing to report
+            return out
+        out[where] = {"level": str(c.level), "sentence": str(c.sentence)}
+        return out
+    steps = getattr(obj, "steps", None)
+    if _is_sklearn_estimator_class(type(obj)) and isinstance(steps, list):
+        for i, step in enumerate(steps):
+            if isinstance(step, tuple) and len(step) == 2:
+                out.update(_claims_of(step[1], f"{where}.steps[{i}] ({step[0]})"))
+    return out
+
+
+def _check_include_data(include_data, kind):
+    """``include_data`` resolved for ``kind``: default False for estimators and pipelines."""
+    if include_data is None:
+        return kind not in ("estimator", "pipeline")
+    if not isinstance(include_data, (bool, np.bool_)):
+        raise TypeError(f"include_data must be True, False or None; got {include_data!r}.")
+    include_data = bool(include_data)
+    if not include_data and kind in ("solution", "problem", "patterns", "path"):
+        raise ValueError(
+            f"include_data=False cannot be used for a {kind}: its training data (X, y or the "
+            "activation masks) is part of what it is; save an estimator or a network instead."
+        )
+    return include_data
 
 
 def _check_path(path, name="path"):
@@ -472,14 +778,21 @@ def _check_fitted_estimator(obj):
         )
 
 
-def save(obj, path):
+def save(obj, path, *, include_data=None):
     """Save ``obj`` to ``path`` (an ``.npz`` archive with JSON metadata; no pickle).
 
     Parameters
     ----------
     obj : Solution, ReLUNetwork, GatedReLUNetwork, Certificate, NetworkCertificate,
-        GatedReLUProblem, ReLUProblem, Patterns, PathResult, or a fitted
-        ConvexReLURegressor / ConvexReLUClassifier
+        GatedReLUProblem, ReLUProblem, Patterns, PathResult, a fitted
+        ConvexReLURegressor / ConvexReLUClassifier (or their CV versions), or a
+        scikit-learn Pipeline / estimator (containing these)
+        scikit-learn estimators are saved as ``get_params(deep=False)`` plus the rest of
+        their ``__dict__`` (the fitted attributes), recursively; one whose state holds
+        something else than numbers, strings, arrays, containers, slices, dtypes and
+        estimators (a function, a Cython tree, a random generator) is refused with an
+        error naming the attribute. Loading needs the type to be trusted (see
+        :func:`load`).
         A :class:`~convex_relu.solution.Solution` is saved with its problem (data,
         patterns with masks, gates, bias, method and seed, ``λ``, loss, formulation),
         weights, certificate, status, solver, timings, history and duals. Entries of
@@ -488,6 +801,16 @@ def save(obj, path):
     path : str or os.PathLike
         Written atomically (temporary file, then ``os.replace``); used exactly as given.
         A new file gets mode ``0o666 & ~umask``; a replaced file keeps its mode.
+    include_data : bool, optional
+        Store the training data? Default ``False`` for estimators and pipelines: their
+        problems (X, y), solutions and training activation masks are stored as ``None``
+        and the certificate without its per-row dual point, so the file holds the model
+        (network, gates, hyper-parameters) and the certificate's numbers (``gap_``,
+        ``relative_gap_``, ``objective_``, ``certificate_.primal/dual/gap``) but no row of
+        the data. The loaded estimator predicts exactly as the saved one; what needs the
+        data (``claim_``, ``problem_``, ``solution_``) is unavailable. ``True`` stores
+        everything. Solutions, problems, patterns and paths always include their data
+        (``include_data=False`` is refused for them); networks hold none.
 
     Returns
     -------
@@ -511,9 +834,10 @@ def save(obj, path):
     """
     path = _check_path(path)
     kind = _kind_of(obj)
+    include_data = _check_include_data(include_data, kind)
     _check_fitted_estimator(obj)
     mode = _check_target(path)
-    enc = _Encoder()
+    enc = _Encoder(include_data=include_data)
     try:
         tree = enc.encode(obj)
     except TypeError as exc:
@@ -528,7 +852,9 @@ def save(obj, path):
         "numpy_version": np.__version__,
         "scaling": SCALING_CONVENTION,
         "kind": kind,
-        "type": _type_name(obj),
+        "type": _type_name(obj) or _full_name(type(obj)),
+        "training_data": include_data,
+        "claims": _claims_of(obj),
         "arrays": {
             name: {"dtype": a.dtype.str, "shape": [int(s) for s in a.shape]}
             for name, a in arrays.items()
@@ -701,17 +1027,18 @@ def _parse_meta(path, archive):
     digest = archive.read(_META_DIGEST).tobytes()
     try:
         meta = json.loads(meta_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PersistenceError(f"{path}: the metadata is not valid JSON ({exc}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise PersistenceError(
             f"{path} is not a convex_relu file (format {meta.get('format') if isinstance(meta, dict) else None!r})."
         )
     version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise PersistenceError(
             f"{path} has format_version {version!r}; this convex_relu "
-            f"(package {_package_version()}) reads format_version {FORMAT_VERSION} only"
+            f"(package {_package_version()}) reads format_version "
+            f"{' and '.join(map(str, READABLE_VERSIONS))} only"
             + (" — the file was written by a newer version; upgrade convex_relu."
                if isinstance(version, int) and version > FORMAT_VERSION else ".")
         )
@@ -816,7 +1143,23 @@ def read_metadata(path):
     return {k: v for k, v in meta.items() if k != "tree"}
 
 
-def load(path, expected_kind=None):
+def get_untrusted_types(path, *, trusted=None):
+    """The scikit-learn types in the file at ``path`` that :func:`load` would refuse.
+
+    Reads and validates the file like :func:`load` but builds nothing and resolves no
+    name. Review the list before passing it as ``load(path, trusted=...)``: a trusted
+    type is rebuilt with ``cls(**params)``, so trust only classes whose ``__init__``
+    merely stores its arguments (scikit-learn's convention).
+    """
+    path = _check_path(path)
+    archive = _Archive(path)
+    meta = _parse_meta(path, archive)
+    _check_arrays(path, meta, archive)
+    registry = _trusted_registry(trusted)
+    return sorted(n for n in _sklearn_names(meta["tree"]) if n not in registry)
+
+
+def load(path, expected_kind=None, *, trusted=None):
     """Load an object written by :func:`save`.
 
     Parameters
@@ -825,7 +1168,22 @@ def load(path, expected_kind=None):
     expected_kind : str or tuple of str, optional
         Refuse files holding anything else: ``"solution"``, ``"relu_network"``,
         ``"gated_relu_network"``, ``"network"`` (either network), ``"certificate"``,
-        ``"problem"``, ``"patterns"``, ``"path"``, ``"estimator"``.
+        ``"problem"``, ``"patterns"``, ``"path"``, ``"estimator"``, ``"pipeline"``.
+    trusted : list of classes or 'module.Class' names, optional
+        scikit-learn estimator classes to rebuild beyond :func:`trusted_types` (the
+        Pipeline containers and common preprocessing and linear steps). This package's
+        own classes are always trusted. Each must subclass
+        ``sklearn.base.BaseEstimator``.
+
+    Safety
+    ------
+    Loading never executes code from the file: the file is JSON plus numeric arrays
+    read with ``allow_pickle=False``; types are looked up only in this package's list
+    and in the trusted scikit-learn list (a name outside both, such as ``os.system``,
+    is refused before anything is imported or built); objects are rebuilt by their
+    constructors with data arguments, and fitted state is written into the instance
+    dictionary (no ``__setstate__``, no property setters). No node can produce a
+    function or any other callable.
 
     Returns
     -------
@@ -839,20 +1197,28 @@ def load(path, expected_kind=None):
         The file is not a convex_relu file, is truncated or corrupted (zip CRC,
         metadata digest or array checksum), has an unsupported ``format_version``,
         holds another kind than ``expected_kind``, has missing, extra or misshapen
-        arrays, contains pickled objects, or describes an inconsistent object.
-        Nothing is returned in any of these cases.
+        arrays, contains pickled objects, names an untrusted type, or describes an
+        inconsistent object. Nothing is returned in any of these cases.
     """
     path = _check_path(path)
     _check_expected_kind(expected_kind)
+    registry = _trusted_registry(trusted)
     archive = _Archive(path)
     meta = _parse_meta(path, archive)
     _check_kind(path, meta, expected_kind)
     arrays = _check_arrays(path, meta, archive)
+    untrusted = sorted(n for n in _sklearn_names(meta["tree"]) if n not in registry)
+    if untrusted:
+        raise PersistenceError(
+            f"{path} contains types that are not trusted: {untrusted}; nothing was loaded. "
+            "If you trust them (their __init__ only stores its arguments), pass "
+            f"load(path, trusted={untrusted!r})."
+        )
     try:
-        obj = _Decoder(arrays).decode(meta["tree"])
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        obj = _Decoder(arrays, registry).decode(meta["tree"])
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise PersistenceError(f"{path}: the stored object is inconsistent: {exc}") from None
-    if _type_name(obj) is None or _CLASSES[_type_name(obj)][2] != meta["kind"]:
+    if _object_kind(obj) != meta["kind"]:
         raise PersistenceError(
             f"{path}: the metadata says {meta['kind']!r} but the file describes a "
             f"{type(obj).__name__}."

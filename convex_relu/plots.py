@@ -19,9 +19,16 @@ import numpy as np
 __all__ = ["plot_convergence", "plot_path", "plot_bound", "convergence_series"]
 
 _INSTALL_HINT = (
-    'plotting needs matplotlib, an optional dependency: pip install "convex-relu[plots]" '
-    "(or pip install matplotlib)."
+    "plotting needs matplotlib, an optional dependency: pip install matplotlib "
+    '(in a clone of convex_relu: pip install -e ".[plots]").'
 )
+
+
+def _auto_log(values):
+    """Log scale when the positive finite values span more than a decade (and none is <= 0)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return v.size > 0 and bool(np.all(v > 0)) and v.max() > 10 * v.min()
 
 
 def _pyplot():
@@ -273,7 +280,7 @@ def _report_dict(report):
     raise ValueError(f"reports must hold BoundReport objects or dicts; got {type(report).__name__}.")
 
 
-def plot_bound(reports, lams, ax=None, *, relative=False):
+def plot_bound(reports, lams, ax=None, *, relative=False, yscale=None):
     """The approximation bound ``d* <= p*_C <= p_CD <= d* + 2λκ̄S̃`` along ``λ``.
 
     Parameters
@@ -292,6 +299,11 @@ def plot_bound(reports, lams, ax=None, *, relative=False):
         Draw ``value − d*`` on a log scale instead of the values: the excess the
         theorem bounds, visible even when it is tiny. Non-positive excesses
         (``p_CD = d*`` when no group needed a split) are left out.
+    yscale : {None, "log", "linear"}
+        Default ``None``: logarithmic when the values drawn are all positive and span
+        more than a decade (objectives along a λ path typically span several, and a
+        linear axis flattens all but the largest curve), else linear. ``relative=True``
+        is always logarithmic.
 
     Returns
     -------
@@ -310,7 +322,10 @@ def plot_bound(reports, lams, ax=None, *, relative=False):
     d_star = np.array([_num(d.get(d_key)) for d in dicts])
     if np.all(np.isnan(d_star)):
         raise ValueError(f"the reports hold no {d_key!r}; got keys {sorted(dicts[0])}.")
+    if yscale not in (None, "log", "linear"):
+        raise ValueError(f"yscale must be None, 'log' or 'linear'; got {yscale!r}.")
     ax = _new_axes(ax, figsize=(6, 4))
+    drawn = []
     for i, (label, key, style) in enumerate(_BOUND_SERIES):
         values = np.array([_num(d.get(key)) for d in dicts])
         if relative:
@@ -323,12 +338,15 @@ def plot_bound(reports, lams, ax=None, *, relative=False):
         # fixed colours, so the absolute and relative plots of the same reports match
         ax.plot(lams[ok], values[ok], style, markersize=4, color=f"C{i}",
                 label=f"{label} − d*" if relative else label)
+        drawn.append(values[ok])
     ax.set_xscale("log")
     if relative:
         ax.set_yscale("log")
-        ax.set_ylabel("value − d*")
+        ax.set_ylabel("excess over d*  (value − d*)")
     else:
-        ax.set_ylabel("objective")
+        log = yscale == "log" or (yscale is None and _auto_log(np.concatenate(drawn) if drawn else []))
+        ax.set_yscale("log" if log else "linear")
+        ax.set_ylabel("objective (package scaling)")
     ax.set_xlabel("λ")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -13,17 +13,36 @@ solution, certificates take both. Conventions (DESIGN §0):
 
       F(v, w) = ℓ(Σ_i D_i X̃ (v_i − w_i)) + λ Σ (‖v_{k,i}‖ + ‖w_{k,i}‖)
       s.t.  Ã_i v_{k,i} >= 0,  Ã_i w_{k,i} >= 0,  Ã_i = (2D_i − I)X̃.
+
+Sample weights (``sample_weight=w``): ``ℓ`` becomes the weighted mean
+``Σ_j w_j ℓ_j / (c·Σw)``, stored as row weights ``ŵ = n·w/Σw`` (mean 1, see
+:mod:`convex_relu.losses`), so integer weights equal duplicated rows exactly and
+``λ`` keeps its meaning. ``λ_max``, every solver and every certificate use it.
+
+Sparse ``X`` (scipy.sparse CSR/CSC): kept as a CSR matrix ``X̃_sp``
+(:attr:`X_tilde_sparse`) that the first-order solvers use for their products
+``X̃U`` and ``X̃ᵀ(M∘r)`` (cost ``nnz·p`` instead of ``n·d̃·p``). Everything that
+needs rows or Gram matrices of ``X̃`` (pattern enumeration and sampling, cone
+projections, Newton's support matrices, the certificates' null space, CVXPY) uses
+the dense copy :attr:`X_tilde`, made once here: sparse input saves time in the
+products, not memory.
+
+float32 ``X``: the problem stores float64 data (certificates are float64) and
+records ``dtype = float32``; the first-order solvers then iterate in float32 unless
+given ``dtype=`` explicitly.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import losses
 from dataclasses import dataclass
 
 from ._validation import (
     InputTypeError,
+    _as_real_array,
     add_bias_column,
     check_bool,
     check_lam,
@@ -36,7 +55,8 @@ from .cones import max_cone_projection_norm
 from .operators import adjoint, forward, pattern_products
 from .patterns import Patterns, enumerate_patterns, sample_patterns
 
-__all__ = ["GatedReLUProblem", "ReLUProblem", "make_problem", "FORMULATIONS", "Scaling"]
+__all__ = ["GatedReLUProblem", "ReLUProblem", "make_problem", "check_sample_weight",
+           "FORMULATIONS", "Scaling"]
 
 FORMULATIONS = ("relu", "gated_relu")
 
@@ -108,16 +128,66 @@ class Scaling:
         return np.asarray(z) * self.b
 
 
+def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
+    """``None`` or a float64 ``(n,)`` copy of non-negative, finite weights, not all zero.
+
+    Raises naming ``sample_weight``: ``InputTypeError`` for non-numeric, complex or
+    sparse input, ``ValueError`` for a wrong length, negative, NaN/inf or all-zero
+    weights.
+    """
+    if sample_weight is None:
+        return None
+    expected = f"array of shape ({n_samples},) of non-negative finite numbers"
+    arr = _as_real_array(sample_weight, name, expected)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be 1-D of length n_samples = {n_samples}; got a scalar.")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of length n_samples = {n_samples}; got shape {arr.shape}.")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but X has {n_samples} rows; they must match."
+        )
+    arr = np.array(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative; its smallest entry is {arr.min():g}.")
+    total = float(arr.sum())
+    if not total > 0:
+        raise ValueError(f"{name} is all zero; at least one sample must have a positive weight.")
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to infinity; rescale it (only ratios matter).")
+    return arr
+
+
+def _row_weights(sample_weight):
+    """``ŵ = n·w/Σw`` as an ``(n, 1)`` column (mean 1), the form the losses take."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    # divide first: w/Σw cannot overflow; then ×n
+    return ((w / w.sum()) * w.size).reshape(-1, 1)
+
+
 class _ConvexProblem:
     """Shared data and evaluation for both formulations (not used directly)."""
 
     formulation: str = ""
 
-    def __init__(self, X, y, patterns, lam, loss="squared", bias=None):
+    def __init__(self, X, y, patterns, lam, loss="squared", bias=None, sample_weight=None):
         self.loss = check_loss(loss)
-        self.X = check_matrix(X, "X")
+        X_in = check_matrix(X, "X", accept_sparse=True)
+        # float32 input asks for float32 first-order arithmetic (float64 certificates)
+        in_dtype = getattr(X, "dtype", None)
+        self.dtype = np.dtype(np.float32) if in_dtype == np.float32 else np.dtype(np.float64)
+        if sp.issparse(X_in):
+            # deliberate dense copy: patterns, cones, Newton, certificates and CVXPY
+            # need rows/Gram matrices of X̃; the sparse matrix serves the products
+            self.X = np.ascontiguousarray(X_in.toarray())
+        else:
+            self.X = X_in
         _check_magnitude(self.X, "X", MAX_DATA_MAGNITUDE, "solving")
         self.Y = check_targets(y, self.X.shape[0], loss=self.loss)
+        self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
+        self.row_weights = None if self.sample_weight is None else _row_weights(self.sample_weight)
         if self.loss == "squared":
             _check_magnitude(self.Y, "y", MAX_TARGET_MAGNITUDE, "the squared loss (~y²)")
         self.y_was_1d = np.ndim(y) == 1
@@ -139,6 +209,18 @@ class _ConvexProblem:
         self.X_tilde = add_bias_column(self.X, self.bias)
         patterns.check_compatible(self.X_tilde)
         self.masks = patterns.masks.astype(self.X_tilde.dtype)
+        self.X_tilde_sparse = None
+        if sp.issparse(X_in):
+            Xs = X_in
+            if self.bias:
+                Xs = sp.hstack([Xs, np.ones((Xs.shape[0], 1))], format="csr")
+            self.X_tilde_sparse = sp.csr_matrix(Xs)
+            self.X_tilde_sparse.sort_indices()
+
+    @property
+    def operator_matrix(self):
+        """``X̃`` for the first-order products: the CSR matrix for sparse input, else dense."""
+        return self.X_tilde_sparse if self.X_tilde_sparse is not None else self.X_tilde
 
     # sizes ----------------------------------------------------------------
     @property
@@ -164,9 +246,11 @@ class _ConvexProblem:
         return self.Y.size
 
     def __repr__(self):
+        extra = "" if self.sample_weight is None else ", weighted"
+        extra += "" if self.X_tilde_sparse is None else ", sparse X"
         return (
             f"{type(self).__name__}(n={self.n}, d={self.d}{' incl. bias' if self.bias else ''}, "
-            f"c={self.c}, p={self.p}, lam={self.lam:g}, loss={self.loss!r})"
+            f"c={self.c}, p={self.p}, lam={self.lam:g}, loss={self.loss!r}{extra})"
         )
 
     # derived problems -----------------------------------------------------
@@ -224,6 +308,9 @@ class _ConvexProblem:
         new.Y = self.Y / b
         new.lam = self.lam / (a * b)
         new.masks = self.masks
+        if self.X_tilde_sparse is not None:
+            # a power of two: the sparse and dense copies stay exactly consistent
+            new.X_tilde_sparse = self.X_tilde_sparse / a
         self._normalized_cache = (self.lam, new, scaling)
         return new, scaling
 
@@ -231,14 +318,23 @@ class _ConvexProblem:
         return np.zeros(self.weights_shape)
 
     def loss_value(self, pred):
-        """``ℓ(Ŷ)`` with the ``s = n·c`` scaling."""
-        return losses.loss_value(self.loss, pred, self.Y)
+        """``ℓ(Ŷ)`` with the ``s = n·c`` scaling (weighted by :attr:`row_weights`)."""
+        return losses.loss_value(self.loss, pred, self.Y, self.row_weights)
 
     def loss_grad(self, pred):
-        return losses.loss_grad(self.loss, pred, self.Y)
+        return losses.loss_grad(self.loss, pred, self.Y, self.row_weights)
 
     def loss_conjugate(self, z):
-        return losses.loss_conjugate(self.loss, z, self.Y)
+        return losses.loss_conjugate(self.loss, z, self.Y, self.row_weights)
+
+    def conjugate_curvature(self, z, axis=None):
+        """``Σ z²/ŵ`` (squared-loss conjugate: ``⟨z, Y⟩ + (s/2)·this``); per output with ``axis=0``."""
+        return losses.weighted_sumsq(z, self.row_weights, axis=axis)
+
+    @property
+    def has_zero_weights(self):
+        """Whether some sample has weight 0 (those rows fix ``z = 0`` in the dual)."""
+        return self.row_weights is not None and bool(np.any(self.row_weights == 0))
 
     @staticmethod
     def group_norms(weights):
@@ -283,6 +379,14 @@ class GatedReLUProblem(_ConvexProblem):
     loss : {"squared", "logistic"}
     bias : bool or None
         Defaults to ``patterns.bias``.
+    sample_weight : None or (n,) array
+        Non-negative, finite, not all zero; the loss becomes the weighted mean
+        ``Σ_j w_j ℓ_j / (c·Σw)`` (module docstring). Stored as given in
+        :attr:`sample_weight` and as ``ŵ = n·w/Σw`` (``(n, 1)``) in :attr:`row_weights`
+        (``None`` when unweighted: the unweighted path does no extra work).
+
+    X may also be a scipy.sparse matrix (its CSR form is :attr:`X_tilde_sparse`, used by
+    the first-order products); a float32 ``X`` sets :attr:`dtype` to float32.
     """
 
     formulation = "gated_relu"
@@ -365,11 +469,24 @@ def make_problem(
     seed=0,
     patterns=None,
     max_patterns=100_000,
+    sample_weight=None,
 ):
     """Build a problem, computing the patterns when not given.
 
     ``n_gates=None`` enumerates all patterns (the certified path); an integer
     samples that many Gaussian gates with ``seed``.
+
+    ``X`` may be a dense array or a scipy.sparse matrix/array (CSR, CSC, …; see
+    the module docstring: the first-order solvers' products use it sparse, the
+    rest a dense copy). A float32 ``X`` makes the first-order solvers iterate in
+    float32 by default (certificates stay float64).
+
+    ``sample_weight`` : None or (n,) array of non-negative finite weights, not all
+    zero. The loss becomes ``Σ_j w_j ℓ(ŷ_j, y_j) / (c·Σ_j w_j)`` (the weighted mean;
+    the unweighted loss has ``w = 1``), so integer weights give exactly the problem
+    of the data with row ``j`` repeated ``w_j`` times, and scaling all weights by a
+    constant changes nothing. ``λ`` is not rescaled. Zero-weight rows do not enter
+    the loss (they still define patterns and, for C-ReLU, cone constraints).
     """
     if not isinstance(formulation, str):
         raise InputTypeError(f"formulation must be one of {FORMULATIONS}; got {formulation!r}.")
@@ -380,11 +497,15 @@ def make_problem(
             f"patterns must be None or a Patterns object (from sample_patterns or "
             f"enumerate_patterns); got {type(patterns).__name__}."
         )
+    X_checked = check_matrix(X, "X", accept_sparse=True)
+    # validated by name before any work (pattern enumeration can be expensive)
+    check_sample_weight(sample_weight, X_checked.shape[0])
     if patterns is None:
-        X_checked = check_matrix(X, "X")
+        if sp.issparse(X_checked):
+            X_checked = X_checked.toarray()  # patterns need the rows of X (dense)
         if n_gates is None:
             patterns = enumerate_patterns(X_checked, bias=bias, max_patterns=max_patterns)
         else:
             patterns = sample_patterns(X_checked, n_gates, seed, bias=bias)
     cls = ReLUProblem if formulation == "relu" else GatedReLUProblem
-    return cls(X, y, patterns, lam, loss=loss, bias=bias)
+    return cls(X, y, patterns, lam, loss=loss, bias=bias, sample_weight=sample_weight)

@@ -131,16 +131,19 @@ assert train_diff <= 1e-9
 
 grid = np.stack(np.meshgrid(np.linspace(-1, 1, 81), np.linspace(-1, 1, 81)), -1).reshape(-1, 2)
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-panels = [(gated_net.predict(grid)[:, 0], "gated network (u*)", "coolwarm"),
-          (relu_net.predict(grid)[:, 0], "ReLU network (v, w)", "coolwarm"),
-          (relu_net.predict(grid)[:, 0] - gated_net.predict(grid)[:, 0], "difference", "PuOr")]
-for ax, (values, title, cmap) in zip(axes, panels):
+panels = [(gated_net.predict(grid)[:, 0], "gated network (u*)", "coolwarm", "prediction"),
+          (relu_net.predict(grid)[:, 0], "ReLU network (v, w)", "coolwarm", "prediction"),
+          (relu_net.predict(grid)[:, 0] - gated_net.predict(grid)[:, 0], "difference",
+           "PuOr", "ReLU − gated prediction")]
+for ax, (values, title, cmap, what) in zip(axes, panels):
     vmax = np.abs(values).max()
     im = ax.imshow(values.reshape(81, 81), origin="lower", extent=(-1, 1, -1, 1), cmap=cmap,
                    vmin=-vmax, vmax=vmax)
-    ax.scatter(X[:, 0], X[:, 1], c="k", s=8)
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax)
+    ax.scatter(X[:, 0], X[:, 1], c="k", s=8, label="training points")
+    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
+    fig.colorbar(im, ax=ax, label=what)
+axes[0].legend(fontsize=7, loc="lower left")
+plt.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -175,8 +178,7 @@ for i, lam in enumerate(path.lams):
 assert all(r.passed for r in reports)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
-plot_bound(reports, lams, ax=axes[0])
-axes[0].set_yscale("log")
+plot_bound(reports, lams, ax=axes[0])  # log axis: the objectives span decades along the path
 axes[0].set_title("d* ≤ p*_C ≤ p_CD ≤ bound")
 plot_bound(reports, lams, ax=axes[1], relative=True)
 axes[1].set_title("excess over d*")

@@ -266,3 +266,58 @@ def test_crosscheck_library_does_not_import_the_cli():
             assert not (node.level and node.module is None and any(a.name == "cli" for a in node.names))
         if isinstance(node, ast.Import):
             assert all(a.name != "convex_relu.cli" for a in node.names)
+
+
+# ---------------------------------------------------------------------------------------
+# certify beyond --max-patterns: column generation over every chamber
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gauss20(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((20, 2))
+    y = np.sin(2 * X[:, 0]) + 0.3 * X[:, 1] + 0.1 * rng.standard_normal(20)
+    return _write_csv(tmp_path_factory.mktemp("g20") / "g20.csv", X, y), X, y
+
+
+def test_certify_uses_column_generation_above_max_patterns(gauss20, capsys):
+    from convex_relu.patterns import enumerate_patterns
+
+    path, X, y = gauss20
+    lam = 0.01
+    # independent p*: the loop program over every enumerated pattern
+    p_star = _loop_p_star(X, y, lam, enumerate_patterns(X, bias=True).masks)
+    rc, rep, err = _json(capsys, ["certify", path, "--max-patterns", "50", "--json"])
+    assert rc == 0
+    assert rep["claim_level"] == "global_optimum"
+    assert "global optimum" in rep["claim"]
+    pr = rep["pricing"]
+    assert pr["rounds"] >= 1 and len(pr["patterns_priced"]) == pr["rounds"]
+    assert all(v == rep["chambers"] for v in pr["patterns_priced"])
+    assert rep["chambers"] > 50 and pr["max_violation"] <= 1 + 1e-6
+    assert rep["dual_bound"] <= p_star * (1 + 1e-9) and rep["optimal_value"] >= p_star * (1 - 1e-9)
+    assert rep["network_objective"] == pytest.approx(p_star, rel=2e-6)
+    assert "pricing round 1" in err  # the progress bar (stderr)
+    # the text report prints rounds, chambers priced and the final maximum violation
+    rc, out, _ = _run(capsys, ["certify", path, "--max-patterns", "50", "--no-progress"])
+    assert rc == 0
+    assert re.search(r"pricing\s+\d+ rounds, \d+ chambers priced per round .*final maximum violation", out)
+    # the claim sentence is the one of claims.claim for a complete pattern set
+    assert "any width" in out.strip().splitlines()[-1]
+
+
+def test_column_generation_claim_is_not_global_when_the_gap_is_missed(gauss20, capsys):
+    path, _, _ = gauss20
+    rc, rep, _ = _json(capsys, ["certify", path, "--max-patterns", "50", "--json", "--max-rounds", "1",
+                                "--gap-tol", "1e-12", "--no-progress"])
+    assert rc == 1
+    assert rep["claim_level"] in ("within_gap", "no_claim")
+    assert rep["status"] == "not_certified"
+
+
+def test_bench_global_is_wired(capsys):
+    rc = main(["bench-global", "--sizes", "30", "--full-max-chambers", "0", "--formulation", "gated_relu"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert re.search(r"^\s+30\s+\d+", out, re.M)

@@ -246,3 +246,55 @@ def test_mixed_precision_finishes_in_float64_and_certifies():
     sol = solve_rfista(prob, tol=1e-7, dtype="mixed")
     assert sol.converged and sol.info["dtype"] == "mixed"
     assert certify(prob, sol.weights).relative_gap <= 1e-7
+
+
+# -- float32 input X: float32 iterations, float64 certificate ------------------
+
+
+def _float32_problem(formulation="gated_relu"):
+    from convex_relu.problems import make_problem
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4)).astype(np.float32)
+    y = (np.maximum(X @ rng.standard_normal(4), 0) + 0.1 * rng.standard_normal(80)).astype(np.float32)
+    return make_problem(X, y, formulation=formulation, lam=0.01, bias=True, n_gates=15, seed=0)
+
+
+def test_float32_input_iterates_in_float32_and_is_certified_in_float64():
+    prob = _float32_problem()
+    assert prob.dtype == np.float32
+    assert prob.X.dtype == np.float64 and prob.X_tilde.dtype == np.float64  # the data
+    sol = solve_rfista(prob, tol=1e-4)  # no dtype: the problem's
+    assert sol.info["dtype"] == "float32"
+    cert = certify(prob, sol.weights)  # float64, independent of the run
+    assert sol.weights.dtype == np.float64
+    assert sol.relative_gap == pytest.approx(cert.relative_gap, rel=1e-12)
+    assert sol.converged == (cert.relative_gap <= 1e-4)
+    assert sol.converged
+    # an explicit dtype wins
+    assert solve_rfista(prob, tol=1e-4, dtype=np.float64).info["dtype"] == "float64"
+
+
+def test_float32_input_beyond_float32_precision_is_flagged():
+    prob = _float32_problem()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = solve_rfista(prob, tol=1e-12, max_iter=30_000)
+    assert sol.info["dtype"] == "float32"
+    cert = certify(prob, sol.weights)
+    assert not sol.converged and sol.status != "optimal"
+    assert cert.relative_gap > 1e-12
+    assert any(issubclass(w.category, SolverWarning) for w in caught)
+
+
+def test_float32_input_al_iterates_in_float32():
+    from convex_relu.augmented_lagrangian import solve_al
+
+    prob = _float32_problem("relu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = solve_al(prob, tol=1e-4)
+    assert sol.info["dtype"] == "float32"
+    cert = certify(prob, sol.raw_weights)
+    assert sol.converged == (cert.relative_gap <= 1e-4 and
+                             sol.info["relative_violation"] <= 1e-6)

@@ -37,3 +37,52 @@ def test_conjugate_is_the_supremum(loss):
 def test_logistic_conjugate_outside_domain_is_infinite():
     Y = np.ones((3, 1))
     assert losses.loss_conjugate("logistic", np.full((3, 1), 1.0), Y) == np.inf
+
+
+# -- weighted losses (row weights ŵ, mean 1) ---------------------------------------
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_weighted_loss_fenchel_young_and_gradient(loss):
+    from convex_relu import losses as L
+
+    rng = np.random.default_rng(0)
+    n, c = 9, 2
+    Y = rng.standard_normal((n, c))
+    if loss == "logistic":
+        Y = np.sign(Y)
+    raw = rng.exponential(size=n)
+    raw[[1, 4]] = 0.0
+    w = (raw / raw.sum() * n)[:, None]
+    P = rng.standard_normal((n, c))
+    f = L.loss_value(loss, P, Y, w)
+    # the raw definition: Σ_j raw_j Σ_k f(ŷ, y) / (c Σ raw)
+    per = 0.5 * (P - Y) ** 2 if loss == "squared" else np.logaddexp(0, -Y * P)
+    assert f == pytest.approx(float(np.sum(raw[:, None] * per)) / (c * raw.sum()), rel=1e-13)
+    g = L.loss_grad(loss, P, Y, w)
+    assert np.all(g[[1, 4]] == 0)
+    E = rng.standard_normal((n, c))
+    h = 1e-6
+    fd = (L.loss_value(loss, P + h * E, Y, w) - L.loss_value(loss, P - h * E, Y, w)) / (2 * h)
+    assert fd == pytest.approx(float(np.sum(g * E)), rel=1e-6)
+    # Fenchel–Young holds with equality at z = ∇ℓ(P)
+    assert f + L.loss_conjugate(loss, g, Y, w) == pytest.approx(float(np.sum(g * P)), rel=1e-10, abs=1e-14)
+    # and as an inequality elsewhere; z ≠ 0 on a zero-weight row is outside the domain
+    z = 0.5 * g
+    assert f + L.loss_conjugate(loss, z, Y, w) >= float(np.sum(z * P)) - 1e-14
+    z[1, 0] = 1e-9
+    assert L.loss_conjugate(loss, z, Y, w) == np.inf
+
+
+def test_unit_row_weights_equal_the_unweighted_loss_exactly():
+    from convex_relu import losses as L
+
+    rng = np.random.default_rng(1)
+    Y, P = rng.standard_normal((7, 1)), rng.standard_normal((7, 1))
+    ones = np.ones((7, 1))
+    for loss in ("squared", "logistic"):
+        Yl = Y if loss == "squared" else np.sign(Y)
+        assert L.loss_value(loss, P, Yl, ones) == L.loss_value(loss, P, Yl)
+        np.testing.assert_array_equal(L.loss_grad(loss, P, Yl, ones), L.loss_grad(loss, P, Yl))
+        z = 0.3 * L.loss_grad(loss, P, Yl)
+        assert L.loss_conjugate(loss, z, Yl, ones) == pytest.approx(L.loss_conjugate(loss, z, Yl), rel=1e-15)

@@ -569,3 +569,294 @@ def test_other_files_are_refused(tmp_path):
     with pytest.raises(PersistenceError):
         load(_write(tmp_path, buf.getvalue()))
     assert issubclass(PersistenceError, ValueError)
+
+
+# ------------------------------------------------------------------ pipelines (format 2)
+
+
+def _pipeline_data(n=40, d=3, seed=11):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * np.array([1.0, 30.0, 0.01])[:d] + 5.0
+    y = np.sin(X[:, 0]) + 0.02 * X[:, 1] + 0.1 * rng.standard_normal(n)
+    return X, y, rng.standard_normal((15, d)) * 2 + 5.0
+
+
+@pytest.fixture(scope="module")
+def fitted_pipelines():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from convex_relu.estimators import ConvexReLUClassifier, ConvexReLURegressor
+
+    X, y, Xnew = _pipeline_data()
+    reg = make_pipeline(StandardScaler(), ConvexReLURegressor("gated_relu", lam=1e-2, n_gates=15))
+    labels = np.array(["low", "high"])[(y > np.median(y)).astype(int)]
+    clf = make_pipeline(StandardScaler(), ConvexReLUClassifier("gated_relu", lam=1e-2, n_gates=15))
+    return X, y, labels, Xnew, reg.fit(X, y), clf.fit(X, labels)
+
+
+def test_pipeline_round_trip_predicts_exactly(tmp_path, fitted_pipelines):
+    """The reloaded Pipeline predicts bit for bit what the fitted one predicts."""
+    from sklearn.pipeline import Pipeline
+
+    X, y, labels, Xnew, reg, clf = fitted_pipelines
+    for name, pipe in (("reg", reg), ("clf", clf)):
+        path = save(pipe, tmp_path / f"{name}.npz")
+        assert read_metadata(path)["kind"] == "pipeline"
+        back = load(path, expected_kind="pipeline")
+        assert isinstance(back, Pipeline) and back is not pipe
+        assert [n for n, _ in back.steps] == [n for n, _ in pipe.steps]
+        for Z in (X, Xnew):
+            assert np.array_equal(back.predict(Z), pipe.predict(Z))
+        assert back.score(X, y if name == "reg" else labels) == pipe.score(X, y if name == "reg" else labels)
+    for method in ("decision_function", "predict_proba"):
+        if hasattr(clf, method):
+            assert np.array_equal(getattr(load(tmp_path / "clf.npz"), method)(Xnew),
+                                  getattr(clf, method)(Xnew))
+    # the scaler's statistics come back exactly (they are the mean and std of X: recompute)
+    scaler = load(tmp_path / "reg.npz").steps[0][1]
+    assert np.array_equal(scaler.mean_, X.mean(axis=0)) or np.allclose(scaler.mean_, X.mean(axis=0))
+    assert np.array_equal(scaler.scale_, reg.steps[0][1].scale_)
+
+
+def test_column_transformer_pipeline_round_trip(tmp_path):
+    """Slices, dtypes and nested estimators of a ColumnTransformer survive the round trip."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from convex_relu.estimators import ConvexReLURegressor
+
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.standard_normal((50, 2)), rng.integers(0, 3, 50)]).astype(float)
+    X[3, 0] = np.nan
+    y = X[:, 1] + (X[:, 2] == 1) + 0.1 * rng.standard_normal(50)
+    pre = ColumnTransformer([("num", make_pipeline(SimpleImputer(), StandardScaler()), [0, 1]),
+                             ("cat", OneHotEncoder(handle_unknown="ignore", dtype=np.float32), [2])])
+    pipe = make_pipeline(pre, ConvexReLURegressor("gated_relu", lam=1e-2, n_gates=10)).fit(X, y)
+    back = load(save(pipe, tmp_path / "ct.npz"))
+    Xnew = X[::-1].copy()
+    Xnew[0, 2] = 7  # a category never seen: ignored by both
+    assert np.array_equal(back.predict(Xnew), pipe.predict(Xnew))
+    assert back.steps[0][1].transformers_[1][1].dtype is np.float32
+
+
+def test_estimators_omit_training_data_by_default(tmp_path, fitted_pipelines):
+    """No training row is in the file, yet the model predicts and keeps its certificate numbers."""
+    X, y, _, Xnew, reg, _ = fitted_pipelines
+    est = reg.steps[-1][1]
+    path = save(reg, tmp_path / "nodata.npz")
+    meta = read_metadata(path)
+    assert meta["training_data"] is False
+    # every stored number, searched for the training values (X after scaling, and y)
+    Xs = reg.steps[0][1].transform(X)
+    with np.load(path, allow_pickle=False) as npz:
+        stored = np.concatenate([npz[k].ravel().astype(float) for k in npz.files
+                                 if not k.startswith("__") and npz[k].dtype.kind == "f"])
+    assert not np.isin(y, stored).any()
+    assert not np.isin(Xs, stored).any() and not np.isin(X, stored).any()
+    back = load(path).steps[-1][1]
+    assert back.problem_ is None and back.solution_ is None and back.patterns_ is None
+    assert np.array_equal(back.network_.predict(Xs), est.network_.predict(Xs))
+    for name in ("gap_", "relative_gap_", "objective_", "converged_", "n_neurons_"):
+        assert getattr(back, name) == getattr(est, name)
+    c0, c1 = est.certificate_, back.certificate_
+    assert (c1.primal, c1.dual, c1.gap, c1.relative_gap) == (c0.primal, c0.dual, c0.gap, c0.relative_gap)
+    assert c1.dual_point is None
+    # the claim proven at save time is kept in the metadata
+    (where, stored_claim), = meta["claims"].items()
+    assert "steps[1]" in where and stored_claim["sentence"] == est.claim_.sentence
+
+
+def test_training_data_on_request_reproduces_the_certificate(tmp_path, fitted_pipelines):
+    X, y, _, _, reg, _ = fitted_pipelines
+    est = reg.steps[-1][1]
+    path = save(est, tmp_path / "withdata.npz", include_data=True)
+    assert read_metadata(path)["training_data"] is True
+    back = load(path, expected_kind="estimator")
+    assert np.array_equal(back.problem_.X, est.problem_.X) and np.array_equal(back.problem_.Y, est.problem_.Y)
+    again = certify(back.problem_, back.weights_)  # recomputed from the stored data
+    assert again.gap == est.certificate_.gap and again.dual == est.certificate_.dual
+    assert back.claim_.sentence == est.claim_.sentence
+
+
+def test_include_data_is_validated(tmp_path):
+    sol = _gated_solution()
+    with pytest.raises(ValueError, match="include_data=False"):
+        save(sol, tmp_path / "s.npz", include_data=False)
+    with pytest.raises(TypeError, match="include_data"):
+        save(sol, tmp_path / "s.npz", include_data="no")
+    assert not (tmp_path / "s.npz").exists()
+    net = network_from_weights(sol.problem, sol.weights)
+    save(net, tmp_path / "n.npz", include_data=False)  # a network holds no data: fine
+
+
+def _tree_nodes(node):
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _with_first_step(members, step_node):
+    meta = _meta(members)
+    steps = meta["tree"]["params"]["steps"]
+    steps[0]["__tuple__"][1] = step_node
+    return meta
+
+
+def test_loading_never_executes_code_from_a_crafted_file(tmp_path, fitted_pipelines, monkeypatch):
+    """A file naming os.system, an unknown module or an untrusted class is refused unbuilt."""
+    import sys
+
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a) or 0)
+    # a module that records its import: it must never be imported
+    (tmp_path / "evil_payload_mod.py").write_text(
+        "import os\nos.environ['EVIL_PAYLOAD_RAN'] = '1'\nclass Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("EVIL_PAYLOAD_RAN", raising=False)
+
+    _, _, _, _, reg, _ = fitted_pipelines
+    members = _members(save(reg, tmp_path / "good.npz"))
+    crafted = [
+        {"__sklearn__": "os.system", "params": {"command": "echo pwned"}, "state": {}},
+        {"__sklearn__": "evil_payload_mod.Thing", "params": {}, "state": {}},
+        {"__sklearn__": "sklearn.preprocessing._function_transformer.FunctionTransformer",
+         "params": {"func": "os.system"}, "state": {}},
+        {"__type__": "system", "fields": {}},
+        {"__type__": "os.system", "fields": {}},
+        {"__reduce__": ["os.system", ["echo pwned"]]},
+    ]
+    for node in crafted:
+        path = _repack(tmp_path, members, _with_first_step(members, node))
+        with pytest.raises(PersistenceError, match="bad.npz"):
+            load(path)
+    assert calls == [] and "EVIL_PAYLOAD_RAN" not in os.environ
+    assert "evil_payload_mod" not in sys.modules
+    # untrusted types are listed without being resolved
+    path = _repack(tmp_path, members, _with_first_step(members, crafted[1]))
+    from convex_relu.persistence import get_untrusted_types, trusted_types
+
+    assert get_untrusted_types(path) == ["evil_payload_mod.Thing"]
+    assert "evil_payload_mod" not in sys.modules
+    assert any(name.endswith("StandardScaler") for name in trusted_types())
+
+
+def test_untrusted_sklearn_type_loads_only_when_trusted(tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from convex_relu.persistence import get_untrusted_types
+
+    X, y, Xnew = _pipeline_data()
+    pipe = make_pipeline(FunctionTransformer(), StandardScaler()).fit(X, y)  # identity function
+    path = save(pipe, tmp_path / "ft.npz")
+    name = f"{FunctionTransformer.__module__}.FunctionTransformer"
+    assert get_untrusted_types(path) == [name]
+    with pytest.raises(PersistenceError, match="not trusted.*FunctionTransformer"):
+        load(path)
+    for trusted in ([FunctionTransformer], [name], ["sklearn.preprocessing.FunctionTransformer"]):
+        back = load(path, trusted=trusted)
+        assert np.array_equal(back.transform(Xnew), pipe.transform(Xnew))
+    with pytest.raises(TypeError, match="trusted"):
+        load(path, trusted="sklearn.preprocessing.FunctionTransformer")
+    with pytest.raises(TypeError, match="not a scikit-learn estimator"):
+        load(path, trusted=[os.system])
+    with pytest.raises(TypeError, match="not a scikit-learn estimator"):
+        load(path, trusted=["os.path.join"])
+
+
+def test_functions_and_unsupported_state_are_refused_at_save(tmp_path):
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y, _ = _pipeline_data()
+    with pytest.raises(PersistenceError, match="func"):
+        save(make_pipeline(FunctionTransformer(np.log1p)).fit(X, y), tmp_path / "f.npz")
+    with pytest.raises(PersistenceError, match="cannot save"):
+        save(make_pipeline(RandomForestRegressor(n_estimators=2)).fit(X, y), tmp_path / "rf.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_corrupted_pipeline_files_fail_cleanly(tmp_path, fitted_pipelines):
+    _, _, _, Xnew, reg, _ = fitted_pipelines
+    good = save(reg, tmp_path / "pipe.npz")
+    data = open(good, "rb").read()
+    n_detected = 0
+    for pos in range(0, len(data), max(1, len(data) // 60)):
+        bad = bytearray(data)
+        bad[pos] ^= 0xA5
+        path = _write(tmp_path, bytes(bad), "corrupt.npz")
+        try:
+            back = load(path)
+        except PersistenceError as exc:
+            assert "corrupt.npz" in str(exc)
+            n_detected += 1
+            continue
+        assert np.array_equal(back.predict(Xnew), reg.predict(Xnew))  # a harmless byte
+    assert n_detected > 0
+    with pytest.raises(PersistenceError, match="corrupt.npz"):
+        load(_write(tmp_path, data[: len(data) // 2], "corrupt.npz"))
+
+
+def test_deeply_nested_metadata_fails_cleanly(tmp_path, saved):
+    path, _ = saved
+    members = _members(path)
+    meta_bytes = b'{"format": "convex_relu", "format_version": 2, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    members["__meta__"] = np.frombuffer(meta_bytes, np.uint8)
+    members["__meta_sha256__"] = np.frombuffer(hashlib.sha256(meta_bytes).digest(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **members)
+    with pytest.raises(PersistenceError, match="bad.npz"):
+        load(_write(tmp_path, buf.getvalue()))
+
+
+def test_format_version_1_files_still_load(tmp_path, saved):
+    path, sol = saved
+    members = _members(path)
+    meta = _meta(members)
+    meta["format_version"] = 1
+    _assert_same_solution(sol, load(_repack(tmp_path, members, meta)))
+
+
+def test_cv_estimator_in_a_pipeline_round_trip(tmp_path):
+    import convex_relu
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    CV = getattr(convex_relu, "ConvexReLURegressorCV", None)
+    if CV is None:
+        pytest.skip("no ConvexReLURegressorCV in this version")
+    X, y, Xnew = _pipeline_data(n=30)
+    pipe = make_pipeline(StandardScaler(), CV(lams=3, cv=2, n_gates=8)).fit(X, y)
+    back = load(save(pipe, tmp_path / "cv.npz"), expected_kind="pipeline")
+    assert np.array_equal(back.predict(Xnew), pipe.predict(Xnew))
+    est, est_back = pipe.steps[-1][1], back.steps[-1][1]
+    assert est_back.lam_ == est.lam_ and np.array_equal(est_back.lams_, est.lams_)
+    assert np.array_equal(est_back.cv_scores_, est.cv_scores_)
+
+
+def test_weighted_problem_round_trips_with_its_weights(tmp_path):
+    # the reloaded problem must give the same objective as the original, which
+    # depends on the weights (an unweighted reload would differ)
+    from convex_relu import make_problem
+    from convex_relu.persistence import load, save
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((15, 2)), rng.standard_normal(15)
+    w = rng.integers(0, 4, 15).astype(float)
+    w[0] = 1.0
+    prob = make_problem(X, y, formulation="gated_relu", lam=0.05, n_gates=6, sample_weight=w)
+    save(prob, tmp_path / "p.npz")
+    back = load(tmp_path / "p.npz")
+    W = rng.standard_normal(prob.weights_shape)
+    assert back.objective(W) == prob.objective(W)
+    unweighted = make_problem(X, y, formulation="gated_relu", lam=0.05, patterns=prob.patterns)
+    assert unweighted.objective(W) != prob.objective(W)

@@ -197,5 +197,23 @@ def test_bound_plot_with_real_reports():
 def test_missing_matplotlib_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     problem = _problem()
-    with pytest.raises(ImportError, match=r'pip install "convex-relu\[plots\]"'):
+    with pytest.raises(ImportError, match=r'pip install matplotlib.*pip install -e "\.\[plots\]"'):
         plot_convergence({"x": _solution(problem, "clarabel")})
+
+
+def test_bound_plot_uses_log_axes_when_values_span_decades():
+    """Objectives along a λ path span decades: a linear axis would flatten the small ones."""
+    lams = [1e-1, 1e-2, 1e-3]
+    spanning = [{"gated_objective": g, "relu_objective": g * 1.01, "p_cd": g * 1.1, "bound": g * 3}
+                for g in (0.3, 0.01, 1e-4)]
+    assert plot_bound(spanning, lams).get_yscale() == "log"
+    narrow = [{"gated_objective": g, "relu_objective": g, "p_cd": g, "bound": g + 0.1} for g in (0.3, 0.2, 0.25)]
+    assert plot_bound(narrow, lams).get_yscale() == "linear"  # 0.2 … 0.4: less than a decade
+    assert plot_bound(narrow, lams, yscale="log").get_yscale() == "log"
+    assert plot_bound(spanning, lams, yscale="linear").get_yscale() == "linear"
+    with_zero = [dict(d, gated_objective=0.0) if i == 2 else d for i, d in enumerate(spanning)]
+    assert plot_bound(with_zero, lams).get_yscale() == "linear"  # 0 has no place on a log axis
+    ax = plot_bound(spanning, lams, relative=True)
+    assert ax.get_yscale() == "log" and "d*" in ax.get_ylabel()
+    with pytest.raises(ValueError, match="yscale"):
+        plot_bound(spanning, lams, yscale="symlog")

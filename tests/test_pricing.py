@@ -183,3 +183,102 @@ def test_progress_hook_and_bad_input():
         solve_global(X, y, lam=0.1, max_rounds=0)
     with pytest.raises(TypeError, match="progress"):
         solve_global(X, y, lam=0.1, progress=3)
+
+
+# --------------------------------------------------------------------------- exact face pricing (rank 3)
+
+
+def chamber_values_all(X, z, lam):
+    """Per-chamber C-ReLU values max(‖Π(q)‖, ‖Π(−q)‖) by scipy NNLS, every chamber of enumerate_patterns."""
+    Xt = x_tilde(X) if X.shape[1] + 1 == 3 else np.hstack([X, np.ones((X.shape[0], 1))])
+    P = enumerate_patterns(X, bias=True)
+    out = {}
+    for i in range(P.n_patterns):
+        m = P.masks[:, i]
+        q = Xt.T @ (m * z)
+        out[np.packbits(m).tobytes()] = max(proj_norm_nnls(Xt, m, q), proj_norm_nnls(Xt, m, -q)) / lam
+    return out
+
+
+def degenerate_data(kind, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((14, 2))
+    if kind == "duplicates":
+        X = np.vstack([X, X[:3], -X[3:5]])  # repeated and mirrored rows (merged hyperplanes)
+    elif kind == "collinear3":
+        X = np.column_stack([X, X[:, 0] - 2 * X[:, 1]])  # 3 features of rank 2: X̃ has rank 3
+    return X
+
+
+@pytest.mark.parametrize("kind,seed", [("gauss", 0), ("gauss", 1), ("duplicates", 2), ("collinear3", 3)])
+def test_face_pricing_equals_independent_projections(kind, seed):
+    X = degenerate_data(kind, seed)
+    n = X.shape[0]
+    rng = np.random.default_rng(10 + seed)
+    y = rng.standard_normal(n)
+    lam = 0.05
+    prob = make_problem(X, y, formulation="relu", lam=lam, bias=True, n_gates=10)
+    arr = Arrangement(X, bias=True)
+    assert arr.rank == 3
+    Xt = np.hstack([X, np.ones((n, 1))])
+    # random dual points, and the dual point of a solved restricted problem (where the
+    # maximum sits on faces and interiors near λ)
+    zs = [rng.standard_normal(n) * 0.1, rng.standard_normal(n) * 0.01]
+    cert = certify(prob, solve(prob, "clarabel", tol=1e-9).weights)
+    zs.append(cert.dual_point[:, 0])
+    for z in zs:
+        ref = chamber_values_all(X, z, lam)
+        worst = max(ref.values())
+        faces = price_arrangement(arr, prob, z[:, None], relu_method="faces", top_k=20)
+        nnls_route = price_arrangement(arr, prob, z[:, None], relu_method="nnls")
+        assert faces.exact
+        assert faces.max_constraint[0] / lam == pytest.approx(worst, rel=1e-9, abs=1e-12)
+        # the NNLS route stops columns once below λ: exact above λ, an upper bound below
+        assert nnls_route.max_constraint[0] / lam >= worst * (1 - 1e-7)
+        if worst > 1 + 1e-6:
+            assert nnls_route.max_constraint[0] / lam == pytest.approx(worst, rel=1e-7)
+        # every chamber reported as violated really has at least the reported value
+        masks = arr.expand(faces.top_signs)
+        for i in range(masks.shape[1]):
+            key = np.packbits(masks[:, i]).tobytes()
+            if key in ref:  # (the all-zero mask has value 0 and is never reported)
+                assert ref[key] >= faces.top_values[i] * (1 - 1e-9)
+        if worst > 1 + 1e-6:
+            assert faces.top_values.size and faces.top_values[0] == pytest.approx(worst, rel=1e-9)
+
+
+def test_face_value_formula_is_relu_of_rows():
+    # f(v) = zᵀ(X̃v)_+ = ⟨g0, v⟩ + Σ_c β_c|ν_cᵀv| on the row space, the identity the sweep rests on
+    from convex_relu.pricing import _CircleSweep
+
+    X = degenerate_data("duplicates", 5)
+    n = X.shape[0]
+    z = np.random.default_rng(6).standard_normal(n)
+    prob = make_problem(X, z, formulation="relu", lam=0.1, bias=True, n_gates=4)
+    sw = _CircleSweep(Arrangement(X, bias=True))
+    g0, beta = sw.coefficients(prob, z[:, None])
+    U = np.random.default_rng(7).standard_normal((3, 50))
+    V = sw.B @ U
+    lhs = z @ np.maximum(np.hstack([X, np.ones((n, 1))]) @ V, 0.0)
+    rhs = g0[:, 0] @ U + np.abs(sw.n @ U).T @ beta[:, 0]
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+def test_rep_signs_rows_matches_rep_signs():
+    X = degenerate_data("duplicates", 8)
+    arr = Arrangement(X, bias=True)
+    rows = np.array([0, 3, 5, arr.n_hyperplanes - 1])
+    for blk in arr.blocks():
+        idx = np.arange(blk.n_chambers)
+        np.testing.assert_array_equal(blk.rep_signs_rows(idx, rows), blk.rep_signs(idx)[rows])
+
+
+def test_face_pricing_bad_input():
+    X, y = data(12, seed=2)
+    prob = make_problem(X, y, formulation="relu", lam=0.1, bias=True, n_gates=4)
+    with pytest.raises(ValueError, match="relu_method"):
+        price_arrangement(Arrangement(X, bias=True), prob, np.zeros((12, 1)), relu_method="x")
+    X1 = X[:, :1]
+    p1 = make_problem(X1, y, formulation="relu", lam=0.1, bias=True, n_gates=4)
+    with pytest.raises(ValueError, match="rank 3"):
+        price_arrangement(Arrangement(X1, bias=True), p1, np.zeros((12, 1)), relu_method="faces")

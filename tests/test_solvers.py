@@ -10,7 +10,7 @@ import pytest
 from conftest import planted_problem
 
 from convex_relu.certificates import certify
-from convex_relu.solvers import AUTO_EXACT_SIZE, METHODS, choose_method, solve
+from convex_relu.solvers import METHODS, choose_method, estimated_seconds, solve
 
 
 def _problem(formulation="gated_relu", n=30, d=3, gates=8, lam=0.02, seed=0, c=1):
@@ -48,20 +48,68 @@ def test_method_names_are_case_insensitive():
     assert sol.solver == "rfista" and sol.converged
 
 
+def _ratio_problem(formulation, loss, n, ratio, c=1, gates=50, seed=0):
+    """A planted problem at λ = ratio · λ_max of its gated relaxation."""
+    prob = planted_problem(formulation, loss=loss, c=c, n=n, d=10, gates=gates, lam=1.0, seed=seed)
+    gated = prob if formulation == "gated_relu" else prob.gated_problem()
+    return prob.with_lam(ratio * gated.lam_max())
+
+
 @pytest.mark.parametrize("formulation, fast", [("gated_relu", "rfista"), ("relu", "al")])
-def test_auto_picks_exact_for_small_and_first_order_for_large(formulation, fast):
-    small = _problem(formulation)
-    assert small.n * small.p * small.d <= AUTO_EXACT_SIZE[formulation]
+def test_auto_sends_logistic_problems_to_the_first_order_method(formulation, fast):
+    # the case of the issue: wine-sized one-vs-all logistic (n = 178, c = 3), λ = 0.01 λ_max
+    prob = _ratio_problem(formulation, "logistic", n=178, ratio=0.01, c=3)
+    method, reason = choose_method(prob)
+    assert method == fast and "logistic" in reason
+    # and also a small one, where Clarabel's estimate alone would be close
+    assert choose_method(_ratio_problem(formulation, "logistic", n=30, ratio=0.01))[0] == fast
+
+
+def test_auto_solves_the_wine_case_fast_and_certified():
+    prob = _ratio_problem("gated_relu", "logistic", n=178, ratio=0.01, c=3)
+    sol = solve(prob, "auto")
+    assert sol.info["auto_choice"] == "rfista" and sol.converged
+    # independent check of the certified optimum: Clarabel on the same program
+    ref = solve(prob, "clarabel", tol=1e-7)
+    assert abs(sol.objective - ref.objective) <= sol.gap + ref.gap + 1e-12
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+def test_auto_picks_clarabel_for_small_squared_problems_at_small_lam(formulation):
+    small = _ratio_problem(formulation, "squared", n=30, ratio=1e-4)
     assert choose_method(small)[0] == "clarabel"
-    sol = solve(small, "auto")
-    assert sol.info["auto_choice"] == "clarabel"
-    assert "auto_reason" in sol.info
-    assert sol.solver.lower().startswith("clarabel")
-    # a large problem (never solved here) goes to the first-order method
-    big = _problem(formulation, n=5000, d=10, gates=40)
-    assert big.n * big.p * big.d > AUTO_EXACT_SIZE[formulation]
-    method, reason = choose_method(big)
-    assert method == fast and fast in reason
+    # moderate λ on a larger problem: the first-order method
+    big = _ratio_problem(formulation, "squared", n=1000, ratio=0.05)
+    assert choose_method(big)[0] == {"gated_relu": "rfista", "relu": "al"}[formulation]
+    t_fast, t_exact = estimated_seconds(small)
+    assert t_exact < t_fast
+
+
+def test_exact_solutions_are_cleaned_and_the_certificate_is_kept():
+    prob = _problem("relu", n=20, d=2, gates=40, lam=1e-3)
+    raw = solve(prob, "clarabel", cleanup=False)
+    sol = solve(prob, "clarabel")
+    rec = sol.info["cleanup"]
+    raw_norms = np.linalg.norm(raw.weights, axis=-2)
+    assert rec["n_zeroed"] == int(((raw_norms > 0) & (raw_norms < 1e-7 * raw_norms.max())).sum())
+    if rec["applied"]:
+        assert sol.converged and certify(prob, sol.weights).relative_gap <= 1e-6
+        assert (np.linalg.norm(sol.weights, axis=-2) > 0).sum() < (raw_norms > 0).sum()
+    # a clean-up that would destroy the optimum (half of the largest group) is refused
+    # unless a polish recovers a certified answer; never an uncertified one
+    harsh = solve(prob, "clarabel", cleanup=0.5)
+    assert harsh.converged
+    assert certify(prob, harsh.weights).relative_gap <= 1e-6
+    assert harsh.info["cleanup"]["applied"] in (True, False)
+    if not harsh.info["cleanup"]["applied"]:
+        np.testing.assert_array_equal(harsh.weights, raw.weights)
+
+
+def test_cleanup_argument_is_checked():
+    with pytest.raises(ValueError, match="cleanup"):
+        solve(_problem(), "clarabel", cleanup=2.0)
+    with pytest.raises(TypeError, match="cleanup"):
+        solve(_problem(), "clarabel", cleanup="yes")
 
 
 def test_auto_verbose_says_what_it_chose(capsys):
