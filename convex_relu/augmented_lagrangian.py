@@ -184,6 +184,10 @@ class ALSmooth:
     def dual_bound(self, G):
         g, P = self._last
         g = np.asarray(g, dtype=np.float64)
+        pen = _generic_pen(self.problem)
+        if pen is not None:
+            return _radial_dual(self.problem, pen, g, group_norms_columns(np.asarray(G, float)),
+                                float(np.vdot(P, self.Lam)), float(np.vdot(P, P)), self.delta)
         max_norm = float(group_norms_columns(G).max()) if G.size else 0.0
         cap = np.inf if max_norm == 0.0 else self.lam / max_norm
         pl = float(np.vdot(P, self.Lam))
@@ -197,6 +201,54 @@ class ALSmooth:
             tau = min(1.0, cap)
         conj = losses.loss_conjugate(self.loss, tau * g, self.Y, self.w)
         return -conj + tau * pl - 0.5 * tau * tau * self.delta * pp
+
+
+def _generic_pen(problem):
+    """The problem's penalty when it is not the default neuron group (else ``None``)."""
+    from .penalties import DEFAULT_PENALTY
+
+    pen = getattr(problem, "penalty", DEFAULT_PENALTY)
+    return None if pen is DEFAULT_PENALTY else pen
+
+
+def _radial_dual(problem, pen, g, norms, pl=0.0, pp=0.0, delta=0.0):
+    """``max_τ −ℓ*(τg) + τ⟨P, Λ⟩ − τ²δ‖P‖²/2 − Σ_g (λφ)*(τ r_g)`` over one ``τ >= 0``.
+
+    The AL bounds of :class:`ALSmooth` and :func:`_lagrangian_dual` for a radial
+    penalty ``R = Σ_g φ(‖u_g‖)`` (``r`` the group norms of the Lagrangian gradient);
+    valid for any ``τ`` (weak duality), the search only tightens it.
+    """
+    from scipy.optimize import minimize_scalar
+
+    from .datafits import make_datafit
+
+    lam = problem.lam
+    if lam <= 0:
+        return -np.inf
+    g = np.asarray(g, dtype=np.float64)
+    r = np.asarray(norms, dtype=np.float64)
+    fit = make_datafit(problem.loss, problem.Y, problem.row_weights)
+    h, hi = fit.conjugate_along(g)
+    c = g.shape[1]
+
+    def f(t):
+        val = float(np.sum(h(np.full(c, t)))) + t * pl - 0.5 * t * t * delta * pp
+        return -(val - float(np.sum(pen.radial_conjugate(t * r, lam))))
+
+    if problem.loss == "squared":
+        s = problem.s
+        rr = losses.weighted_sumsq(g, problem.row_weights)
+        a = pl - float(np.vdot(g, problem.Y))
+        b = s * rr + delta * pp
+        top = max(a / b, 0.0) if b > 0 else 0.0
+    else:
+        top = 1.0
+    ts = [0.0, top]
+    if top > 0:
+        res = minimize_scalar(f, bounds=(0.0, top), method="bounded", options={"xatol": 1e-13 * top})
+        if res.success:
+            ts.append(float(res.x))
+    return -min(f(t) for t in ts)
 
 
 def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
@@ -213,6 +265,9 @@ def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
     B[:, 0] = Mg - signs[:, None, :] * Lam[:, 0]
     B[:, 1] = Mg + signs[:, None, :] * Lam[:, 1]
     G = np.asarray(X.T @ B.reshape(n, -1))
+    pen = _generic_pen(problem)
+    if pen is not None:
+        return _radial_dual(problem, pen, g, group_norms_columns(G))
     max_norm = float(group_norms_columns(G).max())
     cap = np.inf if max_norm == 0.0 else problem.lam / max_norm
     if problem.loss == "squared":
@@ -267,7 +322,10 @@ class _ConeProx:
     After a call, ``self.shift`` holds ``Π(z) − z = Ã_Pᵀα`` for the dual bound.
     """
 
-    def __init__(self, Xt, masks_bool, signs_cols, pat, tight, *, max_rounds=60):
+    def __init__(self, Xt, masks_bool, signs_cols, pat, tight, *, max_rounds=60, penalty=None):
+        # penalty: a radial penalty other than the neuron group (its shrink factor and
+        # value replace the group soft-threshold); None for the neuron group
+        self.penalty = penalty
         self.Xt = Xt
         self.masks_bool = masks_bool
         self.S = signs_cols  # (n, m)
@@ -417,16 +475,24 @@ class _ConeProx:
         shift = np.einsum("mkd,mk->dm", self.A, self.alpha)
         W = Z + shift
         bound = np.minimum(np.sqrt(np.einsum("ij,ij->j", W, W)), np.sqrt(np.einsum("ij,ij->j", Z, Z)))
-        live = np.flatnonzero(bound > t)
+        live = np.flatnonzero(bound > t if self.penalty is None
+                              else self.penalty.radial_shrink(bound, t) > 0)
         U = np.zeros_like(Z)
+        # early stop of a projection shorter than t: only where the shrink zeroes it
+        t_stop = t if self.penalty is None else 0.0
         if live.size == Z.shape[1]:
-            U = self.project(Z, t=t)
+            U = self.project(Z, t=t_stop)
         else:
             if live.size:
-                U[:, live] = self.project(Z[:, live], live, t)
+                U[:, live] = self.project(Z[:, live], live, t_stop)
                 shift[:, live] = self.shift
             self.shift = shift
         norms = np.sqrt(np.einsum("ij,ij->j", U, U))
+        if self.penalty is not None:
+            scale = self.penalty.radial_shrink(norms, t)
+            U *= scale
+            self.t = t
+            return U, self.penalty.radial_value(norms * scale)
         scale = np.zeros_like(norms)
         big = norms > t
         scale[big] = 1.0 - t / norms[big]
@@ -475,6 +541,9 @@ class _ConeSmooth:
         Q = -G
         if self.prox.shift is not None and self.prox.t > 0:
             Q = -G + self.prox.shift / (self.prox.t / self.problem.lam)
+        pen = _generic_pen(self.problem)
+        if pen is not None:
+            return _radial_dual(self.problem, pen, self._lgrad, group_norms_columns(Q))
         M = self.op.output_max(group_norms_columns(Q))
         return _quick_dual(self.problem, self._lgrad, M)
 
@@ -516,11 +585,15 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
         if cand.size:
             A = S_cols[cand, j][:, None] * Xt[cand]
             tight[cand[_select_rows(A, priority[cand, act[j]], d - 1)], j] = True
-    prox = _ConeProx(Xt, prob.patterns.masks, S_cols, pat, tight)
+    pen = _generic_pen(prob)
+    prox = _ConeProx(Xt, prob.patterns.masks, S_cols, pat, tight, penalty=pen)
+    if pen is not None:
+        newton = False  # the face Newton is the neuron group's
     smooth = _ConeSmooth(prob, op, prox)
     x0, _ = prox(x[:, act].copy(), 0.0)
     pred0 = smooth.forward(x0)
-    f0 = smooth.value(pred0) + prob.lam * float(group_norms_columns(x0).sum())
+    f0 = smooth.value(pred0) + prob.lam * (float(group_norms_columns(x0).sum()) if pen is None
+                                           else pen.value_columns(x0))
     step = 1.0 / max(loss_smoothness(prob) * op.norm_sq(), np.finfo(float).tiny)
     # the face of a group is its passive set: Newton waits until both have settled
     watch = SupportWatch(signature=lambda support: support.tobytes() + b"".join(
@@ -534,6 +607,7 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
         res = fista_kernel(
             smooth, prob.lam, x0, step=step, max_iter=max(max_iter - n_iter, 1),
             gap_target=0.3 * tol * abs(f0), check_every=check_every, state0=state, prox=prox,
+            penalty_value=None if pen is None else pen.value_columns,
             on_check=on_check, stop_check=stop_check, stall_stop=True,
         )
         n_iter += res.n_iter
@@ -606,6 +680,35 @@ def _face_newton(problem, x, support, prox, pat, sign_b, out):
     old = np.maximum(sl_old[bad], 0.0)
     theta = min(1.0, float(np.min(old / (old - sl_new[bad]))))
     return x + theta * (x_new - x)
+
+
+def al_supports(penalty):
+    """Whether :func:`solve_al` handles ``penalty`` on the C-ReLU program.
+
+    Its face solve needs the exact prox of ``λR + ι_K`` and its bounds the cone
+    conjugate of ``λR``: both are closed-form for radial, neuron-separable penalties
+    (neuron group, ``l2``, group elastic net; the face Newton only for the neuron
+    group). Other penalties on C-ReLU (``l1``, ``feature_group``) are solved by the
+    exact (CVXPY) methods and certified by :func:`convex_relu.certificates.certify`
+    with the solver's cone multipliers.
+    """
+    from .penalties import DEFAULT_PENALTY
+
+    # radial penalties Σ_g φ(‖u_g‖): prox of tφ(‖·‖) + ι_K = radial shrink of Π_K, and
+    # the cone conjugate is Σ (λφ)*(‖Π_K(·)‖) (penalties module)
+    return penalty is None or penalty is DEFAULT_PENALTY or bool(
+        getattr(penalty, "radial", False) and getattr(penalty, "separable_over_neurons", False))
+
+
+def check_al_penalty(problem, method="al"):
+    """Raise ``ValueError`` naming the method and penalty when the AL cannot solve ``problem``."""
+    pen = getattr(problem, "penalty", None)
+    if not al_supports(pen):
+        raise ValueError(
+            f"method={method!r} (augmented Lagrangian) does not support penalty "
+            f"{getattr(pen, 'name', pen)!r} on the ReLU program; use an exact solver "
+            "(method='clarabel', 'scs' or 'mosek'), or the gated program with method='rfista'."
+        )
 
 
 def solve_al(
@@ -694,6 +797,7 @@ def solve_al(
             "the augmented Lagrangian solves the ReLU program (ReLUProblem); for "
             "GatedReLUProblem use R-FISTA (method='rfista')."
         )
+    check_al_penalty(problem)
     tol = _check_tol(tol)
     constraint_tol = _check_tol(constraint_tol, "constraint_tol")
     max_iter = check_positive_int(max_iter, "max_iter")
@@ -712,6 +816,7 @@ def solve_al(
 
     t_start = time.perf_counter()
     prob = problem
+    gpen = _generic_pen(prob)
     n, c, d, p = prob.n, prob.c, prob.d, prob.p
     s = prob.s
     X64, M64 = prob.X_tilde, prob.masks
@@ -789,7 +894,8 @@ def solve_al(
         smooth = ALSmooth(prob, X_w, M_w, S_w, Lam.astype(dt), delta)
         st0 = smooth.forward(x)
         f_x0 = smooth.value(st0)
-        f0 = f_x0 + prob.lam * float(group_norms_columns(x).sum())
+        f0 = f_x0 + prob.lam * (float(group_norms_columns(x).sum()) if gpen is None
+                                else gpen.value_columns(x))
         resume = None
         if res is not None and phase == "multipliers":
             # the subproblem moved only through the multipliers: keep the momentum
@@ -809,6 +915,8 @@ def solve_al(
             min_iter=check_every,
             resume=resume,
             monitor=monitor,
+            prox=None if gpen is None else (lambda Z, t: gpen.prox_columns(Z, t, None)),
+            penalty_value=None if gpen is None else gpen.value_columns,
         )
         n_outer += 1
         total_iter += res.n_iter
@@ -847,7 +955,8 @@ def solve_al(
         pred = np.einsum(
             "nkp,np->nk", np.asarray(X_op @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
         )
-        primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(x64).sum())
+        primal = prob.loss_value(pred) + prob.lam * (float(group_norms_columns(x64).sum())
+                                                     if gpen is None else gpen.value_columns(x64))
         dual = _lagrangian_dual(prob, pred, Lam, X_op, M64, S64)
         rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
         _record(history, total_iter, t_start, primal, rel, rel_viol, delta, V)

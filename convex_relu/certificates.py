@@ -695,13 +695,217 @@ def null_space_dual(problem, grad, max_norm):
         return None
     return found[0], found[1]
 
+# ---------------------------------------------------------------------------
+# any penalty (DESIGN §10): D(z) = −ℓ*(z) − (λR)*(−Aᵀz), cones by a polar point
+# ---------------------------------------------------------------------------
 
-def _dual_bound(problem, pred):
+
+def _uses_generic(problem):
+    """Whether the problem's penalty is not the default neuron group (the fast, specialised path)."""
+    from .penalties import DEFAULT_PENALTY
+
+    return getattr(problem, "penalty", DEFAULT_PENALTY) is not DEFAULT_PENALTY
+
+
+def _cone_projections(problem, G):
+    """``Π_{K_i}(−G_{k,:,i})`` and ``Π_{K_i}(G_{k,:,i})`` as ``(2, c, d̃, p)``, and whether all are exact.
+
+    Each returned column is ``y + Ã_iᵀα`` with ``α >= 0`` (:func:`project_columns`),
+    so ``μ = −Ã_iᵀα`` lies in the polar cone ``K_i°`` whether or not it is exact:
+    every bound built from these vectors is valid.
+    """
+    c, d, p = G.shape
+    cols = np.concatenate([-G, G]).transpose(1, 0, 2).reshape(d, 2 * c * p)
+    P, ok, _ = project_columns(problem.X_tilde, problem.patterns.masks, cols,
+                               np.tile(np.arange(p), 2 * c))
+    return P.reshape(d, 2, c, p).transpose(1, 2, 0, 3), bool(np.all(ok))
+
+
+def _multiplier_vectors(problem, G, multipliers):
+    """``Ã_iᵀγ_{k,i} − G_{k,i}`` and ``Ã_iᵀξ_{k,i} + G_{k,i}`` (``(2, c, d̃, p)``) from cone multipliers.
+
+    For the Lagrangian ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩`` with ``γ, ξ >= 0`` (clipped here),
+    ``inf_v ⟨Aᵀz, v⟩ + λR(v) − ⟨Ãᵀγ, v⟩ = −(λR)*(Ãᵀγ − Aᵀz)``: these are the arguments
+    of the conjugates, and the bound is valid for any non-negative multipliers.
+    """
+    n, c, p = problem.n, problem.c, problem.p
+    L = np.maximum(np.asarray(multipliers, dtype=float), 0.0)  # (2, n, c, p)
+    S = problem.signs[:, None, :]
+    out = np.empty((2, c, problem.d, p))
+    for b in range(2):
+        T = problem.X_tilde.T @ (S * L[b]).reshape(n, c * p)  # (d̃, cp)
+        out[b] = T.reshape(problem.d, c, p).transpose(1, 0, 2)
+    out[0] -= G
+    out[1] += G
+    return out
+
+
+def _best_gamma(problem, grad, kind, data):
+    """Best ``D(γ) = −ℓ*(γ∇ℓ) − conj(γ)`` for one family of dual points; returns ``(D, z, γ, M)``.
+
+    ``kind == "norm"``: ``data`` is ``M`` (per output, or one float when the dual norm
+    couples the outputs, which then share one ``γ``), feasible for ``γ <= λ/M``.
+    ``kind == "conj"``: ``data`` is ``γ ↦ conj`` per output ``(c,)``, the penalty's
+    conjugate along the direction (finite everywhere), maximised by a 1-D search.
+    """
+    from .datafits import make_datafit
+
+    lam, c = problem.lam, problem.c
+    if kind == "norm" and np.ndim(data) > 0:
+        dual, z, gamma = _scaled_dual_value(problem, grad, data)
+        return dual, z, gamma, np.asarray(data, dtype=float)
+    fit = make_datafit(problem.loss, problem.Y, problem.row_weights)
+    h, hi = fit.conjugate_along(grad)
+    if kind == "norm":  # one scaling for all outputs
+        M = float(data)
+        cap = np.inf if M <= 0 else lam / M
+        top = float(min(np.max(hi) if hi.size else 0.0, cap))
+        f = lambda t: -float(np.sum(h(np.full(c, t))))
+        ts = [0.0, top]
+        if top > 0:
+            r = minimize_scalar(f, bounds=(0.0, top), method="bounded", options={"xatol": 1e-13 * top})
+            if r.success:
+                ts.append(float(r.x))
+        t = min(ts, key=f)
+        gamma = np.full(c, t)
+        Mv = np.full(c, M)
+    elif np.size(data(np.zeros(c))) == 1 and c > 1:
+        # a conjugate that couples the outputs (or one block of all columns): one γ
+        conj = data
+        top = float(np.max(hi)) if hi.size else 0.0
+        f = lambda t: -float(np.sum(h(np.full(c, t))) - np.sum(conj(np.full(c, t))))
+        ts = [0.0, top]
+        if top > 0:
+            r = minimize_scalar(f, bounds=(0.0, top), method="bounded", options={"xatol": 1e-13 * top})
+            if r.success:
+                ts.append(float(r.x))
+        gamma = np.full(c, min(ts, key=f))
+        Mv = np.full(c, np.nan)
+    else:
+        conj = data
+        gamma = np.zeros(c)
+        for k in range(c):
+            if not hi[k] > 0:
+                continue
+
+            def f(t, k=k):
+                g = np.full(c, t)
+                return -float(h(g)[k] - conj(g)[k])
+
+            ts = [0.0, float(hi[k])]
+            r = minimize_scalar(f, bounds=(0.0, hi[k]), method="bounded",
+                                options={"xatol": 1e-13 * hi[k]})
+            if r.success:
+                ts.append(float(r.x))
+            gamma[k] = min(ts, key=f)
+        Mv = np.full(c, np.nan)
+    z = grad * gamma[None, :]
+    dual = -problem.loss_conjugate(z)
+    if kind == "conj":
+        dual -= float(np.sum(data(gamma)))
+    return dual, z, gamma, Mv
+
+
+def _block_candidate(pen, Pv, Pw, lam):
+    """The dual family from the conjugate arguments ``Pv`` (of ``v``) and ``Pw`` (of ``w``)."""
+    if pen.homogeneous:
+        return "norm", np.maximum(pen.dual_norm(Pv), pen.dual_norm(Pw))
+    fv, fw = pen.conjugate_profile(Pv, lam), pen.conjugate_profile(Pw, lam)
+    return "conj", lambda g: fv(g) + fw(g)
+
+
+def _penalty_dual(problem, grad, multipliers=None):
+    """Dual bound for a problem with any :class:`~convex_relu.penalties.Penalty` (``λ > 0``).
+
+    C-GReLU: ``z = γ∇ℓ``, ``D = −ℓ*(z) − (λR)*(−γAᵀ∇ℓ)`` (a norm: ``γ <= λ/R°``).
+    C-ReLU: the conjugate of ``λR + ι_{K_i}`` at ``y`` is ``inf_{μ ∈ K_i°} (λR)*(y − μ)``.
+    Radial penalties (``R = Σ_g φ(‖u_g‖)``): exactly ``Σ_g (λφ)*(‖Π_{K_i}(y_g)‖)``.
+    Others: bounded above with the polar points ``μ = y − Π_K(y)`` and, when given,
+    ``μ = −Ãᵀ(multipliers)``; the better of the two dual values is kept (both valid;
+    at an optimum with optimal multipliers the second is tight).
+
+    Returns ``(D, z, γ, M, exact, note)``.
+    """
+    pen, lam = problem.penalty, problem.lam
+    G = adjoint(problem.X_tilde, problem.masks, grad)  # (c, d̃, p)
+    exact, note = True, ""
+    cands = []
+    if problem.formulation == "gated_relu":
+        if pen.homogeneous:
+            cands.append(("norm", pen.dual_norm(G)))
+        else:
+            cands.append(("conj", pen.conjugate_profile(-G, lam)))
+    else:
+        P, exact = _cone_projections(problem, G)
+        if pen.radial:
+            r = np.sqrt(np.einsum("bkdp,bkdp->bkp", P, P))  # (2, c, p)
+            if pen.homogeneous:
+                cands.append(("norm", r.max(axis=(0, 2))))
+            else:
+                cands.append(("conj", lambda g: pen.radial_conjugate(
+                    np.asarray(g)[None, :, None] * r, lam).sum(axis=(0, 2))))
+        else:
+            cands.append(_block_candidate(pen, P[0], P[1], lam))
+            note = "cone conjugate bounded through the polar point y − Π_K(y) (conservative)"
+            if multipliers is not None:
+                Q = _multiplier_vectors(problem, G, multipliers)
+                cands.append(_block_candidate(pen, Q[0], Q[1], lam))
+    best = None
+    for i, (kind, data) in enumerate(cands):
+        D, z, gamma, M = _best_gamma(problem, grad, kind, data)
+        if best is None or (np.isfinite(D) and D > best[0]):
+            best = (D, z, gamma, M)
+            if i == 1:
+                note = "cone conjugate bounded through the solver's cone multipliers"
+    return (*best, exact, note)
+
+
+def cone_lam_max(problem, G):
+    """``λ_max`` of a C-ReLU problem with a non-default penalty, from ``G = Aᵀ∇ℓ(0)``.
+
+    ``0`` is optimal iff ``⟨G, v − w⟩ + λ(R(v) + R(w)) >= 0`` for all ``v, w ∈ K``, i.e.
+    ``λ >= max_i sup {⟨∓G, u⟩ : u ∈ K, R(u) <= 1}`` for a norm. Radial penalties: the
+    largest ``‖Π_{K_i}(∓G_{k,i})‖`` (divided by ``α`` for the elastic net). Other
+    norms: the two support functions by one small CVXPY program each (Clarabel), so
+    only for small problems. ``l2``: ``inf`` unless ``G = 0``.
+    """
+    pen = problem.penalty
+    if pen.radial:
+        P, _ = _cone_projections(problem, G)
+        r = np.sqrt(np.einsum("bkdp,bkdp->bkp", P, P))
+        # R = Σ φ(‖u_g‖): the radial value at unit norm is the group weight φ'(0+)
+        slope = float(pen.radial_value(np.array([1e-300]))[0] / 1e-300)
+        top = float(r.max()) if r.size else 0.0
+        if slope <= 0:
+            return 0.0 if top == 0.0 else np.inf
+        return top / slope
+    if not pen.homogeneous:
+        raise NotImplementedError(f"λ_max with cones for {pen!r}: not a norm and not radial")
+    import cvxpy as cp
+
+    c, d, p = G.shape
+    Xt, S = problem.X_tilde, problem.signs
+    Sc = np.tile(S, (1, c))
+    Gc = G.transpose(1, 0, 2).reshape(d, c * p)
+    best = 0.0
+    for sign in (-1.0, 1.0):
+        U = cp.Variable((d, c * p))
+        prog = cp.Problem(cp.Maximize(sign * cp.sum(cp.multiply(Gc, U))),
+                          [cp.multiply(Sc, Xt @ U) >= 0, pen.cvx_expression(U, c, p) <= 1])
+        prog.solve(solver=cp.CLARABEL)
+        best = max(best, float(prog.value))
+    return best
+
+
+def _dual_bound(problem, pred, multipliers=None):
     """:func:`dual_bound` plus a note on how the dual point was built (``Certificate.dual_note``)."""
     grad = problem.loss_grad(pred)
     if problem.lam == 0:
+        # every penalty: 0·R has conjugate ι_{0}, so the dual set is {Aᵀz = 0}
         dual, z, gamma, M, note = _lam_zero_dual(problem, grad)
         return dual, z, gamma, M, True, note
+    if _uses_generic(problem):
+        return _penalty_dual(problem, grad, multipliers)
     G = adjoint(problem.X_tilde, problem.masks, grad)
     M, exact = _max_constraints(problem, G)
     dual, z, gamma = _scaled_dual_value(problem, grad, M)
@@ -892,13 +1096,18 @@ def repair_weights(problem, weights):
 # ---------------------------------------------------------------------------
 
 
-def certify(problem, weights):
+def certify(problem, weights, *, multipliers=None):
     """Certify ``weights`` for ``problem``: primal, dual lower bound and gap.
 
     Parameters
     ----------
     problem : GatedReLUProblem or ReLUProblem
     weights : ndarray of ``problem.weights_shape``
+    multipliers : None or ndarray ``(2, n, c, p)``
+        Cone multipliers (C-ReLU, a solver's ``Solution.duals``) for the Lagrangian
+        ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``. Used only by penalties whose cone conjugate has
+        no closed form (not radial: ``l1``, ``feature_group``), where they make the
+        bound tight; any non-negative values give a valid bound.
 
     Returns
     -------
@@ -915,12 +1124,25 @@ def certify(problem, weights):
     """
     _check_problem(problem)
     W = problem.check_weights(weights)
+    if multipliers is not None:
+        if problem.formulation != "relu" or not _uses_generic(problem) or problem.penalty.radial:
+            # no cone constraints, or a closed-form cone conjugate: nothing to use them for
+            multipliers = None
+        else:
+            multipliers = np.asarray(multipliers, dtype=float)
+            shape = (2, problem.n, problem.c, problem.p)
+            if multipliers.shape != shape:
+                raise ValueError(f"multipliers must have shape {shape}; got {multipliers.shape}.")
+            if not np.all(np.isfinite(multipliers)):
+                multipliers = None
     inner, scaling = problem.normalized()
     if scaling.is_identity:
-        return _certify(problem, W)
+        return _certify(problem, W, multipliers)
     # certify in normalised units (data of magnitude ~1: no overflow or underflow in
-    # the Gram matrices and projections), then report in the user's units
-    return _certificate_to_user(_certify(inner, scaling.weights_to_inner(W)), scaling)
+    # the Gram matrices and projections), then report in the user's units; the
+    # multipliers scale like the dual point (Ã_userᵀα_user = ab·Ã_innerᵀα_inner)
+    mult = None if multipliers is None else multipliers / scaling.b
+    return _certificate_to_user(_certify(inner, scaling.weights_to_inner(W), mult), scaling)
 
 
 def _check_problem(problem, name="problem"):
@@ -956,7 +1178,7 @@ def _certificate_to_user(cert, sc):
     return type(cert)(**out)
 
 
-def _certify(problem, W):
+def _certify(problem, W, multipliers=None):
     """:func:`certify` on checked weights, in the problem's own units."""
     violation, repaired, repair_size = 0.0, False, 0.0
     residual, preserved = 0.0, True
@@ -968,7 +1190,8 @@ def _certify(problem, W):
             residual, preserved = info["residual_violation"], info["predictions_preserved"]
     pred = problem.predict(W)
     primal = problem.loss_value(pred) + problem.regularizer(W)
-    dual, z, gamma, M, exact, note = _dual_bound(problem, pred)
+    dual, z, gamma, M, exact, note = (_dual_bound(problem, pred) if multipliers is None
+                                      else _dual_bound(problem, pred, multipliers))
     # Final guard: weak duality says D <= p* <= primal. A dual above the primal by
     # more than the round-off of evaluating them proves a numerical failure in the
     # dual point; fall back to the plain scaled point, else to z = 0 (D = 0 <= p*:
@@ -977,7 +1200,7 @@ def _certify(problem, W):
     if not (np.isfinite(dual) and dual <= primal + slack):
         bad = f"dual {dual:.6g} above primal {primal:.6g} beyond round-off {slack:.1e}"
         grad = problem.loss_grad(pred)
-        if problem.lam > 0:
+        if problem.lam > 0 and not _uses_generic(problem):
             d2, z2, g2 = _scaled_dual_value(problem, grad, M)
         else:
             d2, z2, g2 = 0.0, np.zeros_like(grad), np.zeros(problem.c)

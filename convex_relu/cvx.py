@@ -168,6 +168,18 @@ def _check_problem(problem):
         )
 
 
+def _penalty_expression(problem, blocks, c, p):
+    """``Σ_b R(block_b)`` in CVXPY: the penalty object's expression (default: group norms)."""
+    import cvxpy as cp
+
+    from .penalties import DEFAULT_PENALTY
+
+    pen = getattr(problem, "penalty", DEFAULT_PENALTY)
+    if pen is DEFAULT_PENALTY:
+        return sum(cp.sum(cp.norm(Z, 2, axis=0)) for Z in blocks)
+    return sum(pen.cvx_expression(Z, c, p) for Z in blocks)
+
+
 def build_program(problem, *, parameterized_lam=False):
     """Build the vectorised CVXPY model of ``problem`` (see the module docstring).
 
@@ -207,14 +219,14 @@ def build_program(problem, *, parameterized_lam=False):
         U = cp.Variable((d, c * p), name="U")
         variables = (U,)
         pred = predictions(U)
-        norms = cp.sum(cp.norm(U, 2, axis=0))
+        norms = _penalty_expression(problem, (U,), c, p)
         constraints = []
     else:
         V = cp.Variable((d, c * p), name="V")
         W = cp.Variable((d, c * p), name="W")
         variables = (V, W)
         pred = predictions(V - W)
-        norms = cp.sum(cp.norm(V, 2, axis=0)) + cp.sum(cp.norm(W, 2, axis=0))
+        norms = _penalty_expression(problem, (V, W), c, p)
         Sc = 2.0 * Mc - 1.0
         constraints = [cp.multiply(Sc, Xt @ V) >= 0, cp.multiply(Sc, Xt @ W) >= 0]
 
@@ -386,6 +398,8 @@ def _same_data(program, problem):
     if src is problem:
         return True
     if src.formulation != problem.formulation or src.loss != problem.loss:
+        return False
+    if getattr(src, "penalty", None) != getattr(problem, "penalty", None):
         return False
     for attr in ("X_tilde", "masks", "Y"):
         a, b = getattr(src, attr), getattr(problem, attr)
@@ -604,7 +618,7 @@ def solve_exact(
     run = _solve_once(program, problem, name, tol, max_iter, solver_options, warm, verbose)
     runs = [run]
     t0 = time.perf_counter()
-    cert = _try_certify(problem, run["weights"])
+    cert = _try_certify(problem, run["weights"], run["duals"])
     run["info"]["certificate_time"] = time.perf_counter() - t0
     best = (run, cert, "exact")
     refine_log = [{"step": "solve", "tol": tol, "relative_gap": _rg(cert)}]
@@ -630,12 +644,14 @@ def solve_exact(
                 t = max(t * 1e-2, RESOLVE_TOL_FLOOR)
                 run = _solve_once(program, problem, name, t, max_iter, solver_options, False, False)
                 runs.append(run)
-                c_new = _try_certify(problem, run["weights"])
+                c_new = _try_certify(problem, run["weights"], run["duals"])
                 refine_log.append({"step": "resolve", "tol": t, "relative_gap": _rg(c_new)})
                 if _better(problem, (run["weights"], c_new), (best[0]["weights"], best[1]),
                            gap_tol, constraint_tol):
                     best = (run, c_new, "exact")
-        if not _meets(problem, best[1], best[0]["weights"], gap_tol, constraint_tol):
+        if not _meets(problem, best[1], best[0]["weights"], gap_tol, constraint_tol) and (
+            _first_order_supports(problem)
+        ):
             # C-GReLU: R-FISTA from an interior-point point needs tens of iterations, far
             # cheaper than another conic solve; C-ReLU: the AL's face solve from the
             # exact weights and multipliers
@@ -740,6 +756,15 @@ class _Start:
     def __init__(self, weights, duals):
         self.weights = weights
         self.duals = duals
+
+
+def _first_order_supports(problem):
+    """Whether the formulation's first-order method handles the problem's penalty."""
+    if problem.formulation == "gated_relu":
+        return True
+    from .augmented_lagrangian import al_supports
+
+    return al_supports(problem.penalty)
 
 
 def _polish_with_first_order(problem, weights, duals, gap_tol, constraint_tol):
@@ -865,9 +890,9 @@ def _raw_status(name, raw):
     return "unknown"
 
 
-def _try_certify(problem, weights):
+def _try_certify(problem, weights, duals=None):
     try:
-        return certify(problem, weights)
+        return certify(problem, weights, multipliers=duals)
     except NotImplementedError:
         # C-ReLU certificates are being written; until then solutions carry none
         return None

@@ -1173,7 +1173,16 @@ def decomposition_bound(
         reported as computed, never clipped).
     """
     from .certificates import certify
+    from .penalties import DEFAULT_PENALTY
 
+    pen = getattr(problem, "penalty", DEFAULT_PENALTY)
+    if pen is not DEFAULT_PENALTY:
+        # the theorem and the identity p_CD − d* = λΣ(‖v‖ + ‖w‖ − ‖u‖) are about the
+        # neuron-group penalty; for others the bound is not proved
+        raise ValueError(
+            f"decomposition_bound: the approximation bound holds for the neuron-group "
+            f"penalty; problem has penalty {getattr(pen, 'name', pen)!r}."
+        )
     gp = _as_gated(problem)
     U = _gated_weights(gp, gated, "gated")
     for name, val in (("rtol", rtol), ("atol", atol), ("feas_tol", feas_tol)):

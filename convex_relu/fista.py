@@ -66,7 +66,8 @@ import numpy as np
 
 from . import losses
 from ._validation import check_positive_int
-from .certificates import _scaled_dual_value, certify, null_space_dual
+from .certificates import _best_gamma, _penalty_dual, _scaled_dual_value, certify, null_space_dual
+from .penalties import DEFAULT_PENALTY
 from .newton import newton_on_support
 from .operators import ColumnOperator, from_columns, to_columns
 from .solution import finalize
@@ -208,9 +209,10 @@ class GatedSmooth:
 
     linear = True
 
-    def __init__(self, problem, op):
+    def __init__(self, problem, op, dual_fn=None):
         self.problem = problem
         self.op = op
+        self.dual_fn = dual_fn
         self.loss = problem.loss
         self.Y = problem.Y
         self.w = getattr(problem, "row_weights", None)
@@ -236,6 +238,8 @@ class GatedSmooth:
 
     def dual_bound(self, G):
         """Dual value of the gradient of the last :meth:`gradient` call, scaled feasible."""
+        if self.dual_fn is not None:
+            return self.dual_fn(self._lgrad, G)
         return _quick_dual(self.problem, self._lgrad, self.op.output_max(group_norms_columns(G)))
 
 
@@ -276,6 +280,7 @@ def fista_kernel(
     precision_floor=None,
     resume=None,
     prox=None,
+    penalty_value=None,
     monitor=None,
     on_check=None,
     stop_check=None,
@@ -317,8 +322,11 @@ def fista_kernel(
         Continue a previous run on the *same* problem: iterate, momentum, step, best
         dual bound and stall counter are kept.
     prox : callable, optional
-        ``prox(z, t) -> (x, norms)``, the proximal map of ``t·Σ_j ‖x[:, j]‖`` plus any
-        constraint indicator (default: group soft-thresholding, in place).
+        ``prox(z, t) -> (x, parts)``, the proximal map of ``t·R`` plus any constraint
+        indicator, with ``Σ parts = R(x)`` (default: ``R = Σ_j ‖x[:, j]‖``, group
+        soft-thresholding in place, ``parts`` the column norms).
+    penalty_value : callable, optional
+        ``R(x)`` of a starting point (default ``Σ_j ‖x[:, j]‖``); with ``prox``.
     monitor : callable, optional
         Called after every accepted step with a dict ``v, x, G, f_v, f_x, step``.
     on_check : callable, optional
@@ -351,7 +359,8 @@ def fista_kernel(
         x = np.array(x0, copy=True)
         st_x = smooth.forward(x) if state0 is None else state0
         f_x = smooth.value(st_x)
-        reg_x = lam * float(group_norms_columns(x).sum())
+        reg_x = lam * (float(group_norms_columns(x).sum()) if penalty_value is None
+                       else float(penalty_value(x)))
         v, st_v, t = x, st_x, 1.0
         best_dual, best_gap, stall = -np.inf, np.inf, 0
         eta = float(step)
@@ -584,6 +593,45 @@ class SupportWatch:
         return check
 
 
+def _column_prox(pen, layout):
+    return lambda Z, t: pen.prox_columns(Z, t, layout)
+
+
+def _column_value(pen, layout):
+    return lambda Z: pen.value_columns(Z, layout)
+
+
+def _generic_dual_fn(problem, pen, layout):
+    """The kernel's dual bound for any penalty (DESIGN §10), from ``∇ℓ`` and the column gradient.
+
+    All columns (``layout``): the certificate's family ``z = γ∇ℓ`` per output. A working
+    set (``layout is None``, neuron-separable penalties): the restricted problem's
+    columns as one block, one ``γ`` for all outputs (valid; the full certificate, not
+    this estimate, decides convergence).
+    """
+    lam = problem.lam
+    if lam <= 0:
+        return lambda lgrad, G: -np.inf
+
+    def dual(lgrad, G):
+        G = np.asarray(G, dtype=np.float64)
+        if layout is None:
+            Gb = G[None]
+        else:
+            Gb = G.reshape(G.shape[0], problem.c, problem.p).transpose(1, 0, 2)
+        if pen.homogeneous:
+            M = pen.dual_norm(Gb)
+            kind, data = "norm", (float(np.max(M)) if layout is None else M)
+        else:
+            prof = pen.conjugate_profile(-Gb, lam)
+            # one block of all working-set columns: a single γ (its first entry)
+            data = prof if layout is not None else (lambda g: np.reshape(prof(np.asarray(g)[:1]), 1))
+            kind = "conj"
+        return _best_gamma(problem, np.asarray(lgrad, dtype=np.float64), kind, data)[0]
+
+    return dual
+
+
 class _FullCertifier:
     """Certified gap of the full C-GReLU problem at column weights (float64)."""
 
@@ -591,6 +639,8 @@ class _FullCertifier:
         self.problem = problem
         self.X = getattr(problem, "operator_matrix", problem.X_tilde)
         self.full = ColumnOperator(self.X, problem.masks, problem.c)
+        pen = getattr(problem, "penalty", DEFAULT_PENALTY)
+        self.penalty = None if pen is DEFAULT_PENALTY else pen
 
     def __call__(self, U64, active):
         prob = self.problem
@@ -603,6 +653,15 @@ class _FullCertifier:
             pred = np.zeros_like(prob.Y)
         lgrad = prob.loss_grad(pred)
         G = self.full.adjoint(lgrad)
+        if self.penalty is not None:
+            # any penalty: the certificate's own dual (DESIGN §10); scores for the
+            # working sets from the penalty (> λ: a zero column violates optimality)
+            primal = prob.loss_value(pred) + prob.lam * self.penalty.value_columns(U64, (1, prob.c, prob.p))
+            if prob.lam > 0:
+                dual = _penalty_dual(prob, lgrad)[0]
+            else:
+                dual = -np.inf
+            return primal, dual, self.penalty.column_scores(G)
         scores = group_norms_columns(G)
         primal = prob.loss_value(pred) + prob.lam * float(group_norms_columns(U64).sum())
         # the same dual points as certify(): the stopping decision and the returned
@@ -701,6 +760,13 @@ def solve_rfista(
         raise ValueError(f"inner_ratio must be in (0, 1); got {inner_ratio!r}.")
     mixed = isinstance(dtype, str) and dtype == "mixed"
     dt = np.dtype(np.float32) if mixed else resolve_dtype(dtype, problem)
+    pen = getattr(problem, "penalty", DEFAULT_PENALTY)
+    generic = pen is not DEFAULT_PENALTY
+    if generic:
+        # ask the penalty: working sets need groups that are whole columns, the support
+        # Newton needs the neuron group's curvature
+        working_set = working_set and pen.separable_over_neurons
+        newton = newton and pen.newton_finish
 
     t_start = time.perf_counter()
     prob = problem
@@ -828,7 +894,14 @@ def solve_rfista(
         resume = res if keep else None
         if not keep:
             op = ColumnOperator(X_w, M_w, c, groups)
-            smooth = GatedSmooth(prob, op)
+            if generic:
+                layout = (1, c, p) if groups is None else None
+                smooth = GatedSmooth(prob, op, _generic_dual_fn(prob, pen, layout))
+                kprox = _column_prox(pen, layout)
+                kvalue = _column_value(pen, layout)
+            else:
+                smooth = GatedSmooth(prob, op)
+                kprox = kvalue = None
             x0 = U if groups is None else np.ascontiguousarray(U[:, groups])
             if res is not None and _KEEP_MOMENTUM:
                 # carry the momentum into the new working set: groups outside the old
@@ -839,7 +912,8 @@ def solve_rfista(
                 st_x0 = smooth.forward(x0)
                 resume = KernelResult(
                     x=x0, state=st_x0, f=smooth.value(st_x0),
-                    reg=lam * float(group_norms_columns(x0).sum()), n_iter=0, status="",
+                    reg=lam * (float(group_norms_columns(x0).sum()) if kvalue is None
+                               else float(kvalue(x0))), n_iter=0, status="",
                     step=res.step, v=v0, state_v=smooth.forward(v0), t=res.t,
                 )
             if step is None:
@@ -864,6 +938,8 @@ def solve_rfista(
             min_iter=check_every,
             resume=resume,
             monitor=monitor,
+            prox=kprox,
+            penalty_value=kvalue,
             stop_check=None if not newton or dt != np.float64 else watch.arm(
                 lambda support, size=ws_size: _newton_fits(prob, support, size), groups
             ),

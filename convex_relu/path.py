@@ -459,8 +459,15 @@ def regularization_path(
     active_tol=1e-6,
     sample_weight=None,
     verbose=False,
+    penalty=None,
+    penalty_params=None,
 ):
     """Solve the convex program along a decreasing grid of ``λ``.
+
+    ``penalty`` / ``penalty_params``: as in :func:`convex_relu.problems.make_problem`
+    (default the neuron group). A penalty without a finite ``λ_max`` (``"l2"``, where
+    no ``λ`` makes 0 optimal) takes its grid from the neuron-group ``λ_max`` of the
+    same data.
 
     Parameters
     ----------
@@ -520,6 +527,7 @@ def regularization_path(
         random_state=random_state, patterns=patterns, max_patterns=max_patterns, method=method,
         lam_min_ratio=lam_min_ratio, tol=tol, max_iter=max_iter, n_chunks=n_chunks,
         n_jobs=n_jobs, active_tol=active_tol, sample_weight=sample_weight, verbose=verbose,
+        penalty=penalty, penalty_params=penalty_params,
     )
     _warn_unconverged(result)
     return result
@@ -536,6 +544,7 @@ _PATH_DEFAULTS = {
 def _compute_path(
     X, y, lams, *, formulation, loss, bias, n_gates, random_state, patterns, max_patterns,
     method, lam_min_ratio, tol, max_iter, n_chunks, n_jobs, active_tol, verbose,
+    penalty=None, penalty_params=None,
     sample_weight=None,
 ):
     """:func:`regularization_path` without the summary warning (also run inside workers)."""
@@ -568,6 +577,8 @@ def _compute_path(
         seed=random_state,
         patterns=patterns,
         max_patterns=max_patterns,
+        penalty=penalty,
+        penalty_params=penalty_params,
         **extra,
     )
     needs = {"rfista": "gated_relu", "al": "relu"}
@@ -577,7 +588,11 @@ def _compute_path(
             f"formulation={problem.formulation!r}."
         )
     lam_max = float(problem.lam_max())
-    grid = _resolve_grid(lams, lam_max, lam_min_ratio)
+    grid_top = lam_max
+    if not np.isfinite(lam_max):
+        # e.g. (λ/2)‖U‖²: 0 is never optimal; the neuron group's λ_max sets the scale
+        grid_top = float(problem.with_penalty(None).lam_max())
+    grid = _resolve_grid(lams, grid_top, lam_min_ratio)
     if method == "auto":
         from .solvers import choose_method
 

@@ -54,6 +54,7 @@ from ._validation import (
 from .cones import max_cone_projection_norm
 from .operators import adjoint, forward, pattern_products
 from .patterns import Patterns, enumerate_patterns, sample_patterns
+from .penalties import DEFAULT_PENALTY, Penalty, get_penalty
 
 __all__ = ["GatedReLUProblem", "ReLUProblem", "make_problem", "check_sample_weight",
            "FORMULATIONS", "Scaling"]
@@ -171,9 +172,13 @@ class _ConvexProblem:
     """Shared data and evaluation for both formulations (not used directly)."""
 
     formulation: str = ""
+    #: the penalty ``R`` (:mod:`convex_relu.penalties`); class default for old pickles
+    penalty = DEFAULT_PENALTY
 
-    def __init__(self, X, y, patterns, lam, loss="squared", bias=None, sample_weight=None):
+    def __init__(self, X, y, patterns, lam, loss="squared", bias=None, sample_weight=None,
+                 penalty=None):
         self.loss = check_loss(loss)
+        self.penalty = get_penalty(penalty)
         X_in = check_matrix(X, "X", accept_sparse=True)
         # float32 input asks for float32 first-order arithmetic (float64 certificates)
         in_dtype = getattr(X, "dtype", None)
@@ -247,6 +252,7 @@ class _ConvexProblem:
 
     def __repr__(self):
         extra = "" if self.sample_weight is None else ", weighted"
+        extra += "" if self.penalty is DEFAULT_PENALTY else f", penalty={self.penalty!r}"
         extra += "" if self.X_tilde_sparse is None else ", sparse X"
         return (
             f"{type(self).__name__}(n={self.n}, d={self.d}{' incl. bias' if self.bias else ''}, "
@@ -306,7 +312,11 @@ class _ConvexProblem:
         new.X_tilde = self.X_tilde / a
         new.X = new.X_tilde[:, : self.X.shape[1]]
         new.Y = self.Y / b
-        new.lam = self.lam / (a * b)
+        if self.penalty is DEFAULT_PENALTY:
+            new.lam = self.lam / (a * b)
+        else:
+            # a norm scales like λ/(ab); ‖·‖² like λ/a² (penalties module)
+            new.lam, new.penalty = self.penalty.normalized(self.lam, 1.0 / a, 1.0 / b)
         new.masks = self.masks
         if self.X_tilde_sparse is not None:
             # a power of two: the sparse and dense copies stay exactly consistent
@@ -351,11 +361,32 @@ class _ConvexProblem:
         k = int(np.round(np.log2(top)))
         return np.ldexp(np.linalg.norm(np.ldexp(W, -k), axis=-2), k)
 
+    @property
+    def datafit(self):
+        """The :class:`convex_relu.datafits.Datafit` of this problem (loss, ``Y``, row weights)."""
+        from .datafits import make_datafit
+
+        return make_datafit(self.loss, self.Y, self.row_weights)
+
     def regularizer(self, weights):
-        return self.lam * float(self.group_norms(weights).sum())
+        """``λR(weights)``; for C-ReLU ``λ(R(v) + R(w))`` (``R`` = :attr:`penalty`)."""
+        if self.penalty is DEFAULT_PENALTY:
+            return self.lam * float(self.group_norms(weights).sum())
+        W = np.asarray(weights)
+        if W.ndim == 4:
+            return self.lam * (self.penalty.value(W[0]) + self.penalty.value(W[1]))
+        return self.lam * self.penalty.value(W)
+
+    def with_penalty(self, penalty, **params):
+        """The same problem (data, patterns, ``λ`` shared) with another penalty."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.penalty = get_penalty(penalty, **params)
+        new.__dict__.pop("_normalized_cache", None)
+        return new
 
     def objective(self, weights):
-        """``ℓ(predictions) + λ Σ group norms`` at ``weights``."""
+        """``ℓ(predictions) + λR(weights)`` at ``weights`` (``R`` the penalty; default ``Σ group norms``)."""
         W = self.check_weights(weights)
         return self.loss_value(self.predict(W)) + self.regularizer(W)
 
@@ -400,6 +431,8 @@ class GatedReLUProblem(_ConvexProblem):
         return forward(self.X_tilde, self.masks, weights)
 
     def _lam_max_from_adjoint(self, G):
+        if self.penalty is not DEFAULT_PENALTY:
+            return self.penalty.lam_max_from_adjoint(G)
         # zero is optimal iff ‖(Aᵀ∇ℓ(0))_i‖ <= λ for every group
         return float(np.linalg.norm(G, axis=1).max())
 
@@ -444,6 +477,10 @@ class ReLUProblem(_ConvexProblem):
     def _lam_max_from_adjoint(self, G):
         # zero is optimal iff for every group sup_{v ∈ K_i, ‖v‖<=1} ⟨−q_i, v⟩ <= λ and
         # sup_{w ∈ K_i, ‖w‖<=1} ⟨q_i, w⟩ <= λ, q_i = (Aᵀ∇ℓ(0))_i; those sups are ‖Π_K(∓q_i)‖
+        if self.penalty is not DEFAULT_PENALTY:
+            from .certificates import cone_lam_max
+
+            return cone_lam_max(self, G)
         best = 0.0
         for k in range(G.shape[0]):
             val, _ = max_cone_projection_norm(
@@ -470,8 +507,16 @@ def make_problem(
     patterns=None,
     max_patterns=100_000,
     sample_weight=None,
+    penalty=None,
+    penalty_params=None,
 ):
     """Build a problem, computing the patterns when not given.
+
+    ``penalty`` : None, a name of :data:`convex_relu.penalties.PENALTIES`
+    (``"neuron_group"`` (default), ``"feature_group"``, ``"l1"``, ``"l2"``,
+    ``"group_elastic_net"``) or a :class:`convex_relu.penalties.Penalty` instance;
+    ``penalty_params`` (dict) go to the named class, e.g. ``{"alpha": 0.5}``. See
+    :mod:`convex_relu.penalties` for the scalings and the network each corresponds to.
 
     ``n_gates=None`` enumerates all patterns (the certified path); an integer
     samples that many Gaussian gates with ``seed``.
@@ -497,6 +542,7 @@ def make_problem(
             f"patterns must be None or a Patterns object (from sample_patterns or "
             f"enumerate_patterns); got {type(patterns).__name__}."
         )
+    penalty = get_penalty(penalty, **dict(penalty_params or {}))
     X_checked = check_matrix(X, "X", accept_sparse=True)
     # validated by name before any work (pattern enumeration can be expensive)
     check_sample_weight(sample_weight, X_checked.shape[0])
@@ -508,4 +554,5 @@ def make_problem(
         else:
             patterns = sample_patterns(X_checked, n_gates, seed, bias=bias)
     cls = ReLUProblem if formulation == "relu" else GatedReLUProblem
-    return cls(X, y, patterns, lam, loss=loss, bias=bias, sample_weight=sample_weight)
+    return cls(X, y, patterns, lam, loss=loss, bias=bias, sample_weight=sample_weight,
+               penalty=penalty)

@@ -222,7 +222,14 @@ def finalize(
     from .certificates import certify
 
     raw = np.asarray(weights, dtype=np.float64)
-    cert = certify(problem, raw) if certificate is None else certificate
+    if certificate is None:
+        # cone multipliers tighten the bound of penalties without a closed-form cone
+        # conjugate (certify ignores them otherwise)
+        duals = fields.get("duals")
+        mult = duals if duals is not None and np.shape(duals) == (2, problem.n, problem.c, problem.p) else None
+        cert = certify(problem, raw, multipliers=mult) if mult is not None else certify(problem, raw)
+    else:
+        cert = certificate
     viol = relative_violation(problem, raw)
     ok = meets_request(cert, viol, tol, constraint_tol)
     own = str(status)

@@ -128,6 +128,13 @@ def choose_method(problem):
     :data:`AUTO_EXACT_PENALTY`), and Clarabel is chosen for small squared-loss
     problems at small ``λ/λ_max``.
     """
+    if problem.formulation == "relu":
+        from .augmented_lagrangian import al_supports
+
+        pen = getattr(problem, "penalty", None)
+        if not al_supports(pen):
+            return "clarabel", (f"relu with penalty {pen.name!r}: the augmented Lagrangian "
+                                "does not support it, so an exact solver")
     t_fast, t_exact = estimated_seconds(problem)
     penalty = AUTO_EXACT_PENALTY[problem.loss]
     fast = _FAST[problem.formulation]
@@ -271,6 +278,10 @@ def solve(
             "method='al' solves the ReLU program (ReLUProblem); for a GatedReLUProblem "
             "use method='rfista' or an exact solver."
         )
+    if method == "al":
+        from .augmented_lagrangian import check_al_penalty
+
+        check_al_penalty(problem)
     kwargs = dict(options)
     if max_iter is not None:
         kwargs["max_iter"] = max_iter
@@ -353,7 +364,11 @@ def _clean_exact(sol, threshold, verbose=False):
         cleaned.info["cleanup"] = record
         return cleaned
     candidate = cleaned
-    if sol.converged:
+    from .augmented_lagrangian import al_supports
+
+    polishable = sol.problem.formulation == "gated_relu" or al_supports(
+        getattr(sol.problem, "penalty", None))
+    if sol.converged and polishable:
         fast = _FAST[sol.problem.formulation]
         start = _Start(cleaned.weights, sol.duals) if fast == "al" else cleaned.weights
         with warnings.catch_warnings():

@@ -155,8 +155,8 @@ def test_invalid_certificate_gives_no_claim(tmp_path, monkeypatch, capsys):
     path = _write_csv(tmp_path / "ten.csv", X, rng.standard_normal(10))
     real = certificates.certify
 
-    def broken(problem, weights):
-        c = real(problem, weights)
+    def broken(problem, weights, **kwargs):
+        c = real(problem, weights, **kwargs)
         return dataclasses.replace(c, dual=0.197, gap=c.primal - 0.197,
                                    relative_gap=(c.primal - 0.197) / max(abs(c.primal), 1e-300))
 
