@@ -19,7 +19,7 @@ tighter setting never runs faster. To save benchmark time the search starts at t
 one looser than the one that reached on the previous row and walks in both directions,
 which finds the same rung as a scan from the loosest one whenever reaching is monotone
 in the setting. A tool whose ladder ends without reaching is shown with the time and
-gap of its tightest completed rung and the mark ``✗``.
+best certified gap over its completed rungs and the mark ``✗``.
 
 What is timed: the tool's solving call only. Work we do *for* a peer is excluded and
 favours the peer: forming the explicit ``n × p·d̃`` matrix for celer and skglm,
@@ -35,9 +35,29 @@ later rows at least as large in ``n``, ``d̃`` and ``p`` (shown ``timeout``, not
 Clarabel and SCS are skipped above ``exact_cap`` entries ``n·d̃·p`` of the stacked
 operator (``skipped (cap)``).
 
-Problems: squared loss everywhere (every tool supports it; breast cancer uses ±1
-labels), λ = ``lam_frac``·λ_max of the row's own formulation, ``p`` distinct sampled
+Budgeted rows: on rows with ``n·d̃·p >= BUDGET_PROBE_SIZE`` our solvers first run two
+probes of ``PROBE_ITERS`` and ``4·PROBE_ITERS`` iterations (the slope of time against
+iterations is the cost of one iteration); later runs get the iteration cap that fits half the
+remaining budget, so a row that does not reach the target in its budget still returns
+weights, and the table shows ``✗`` with their certified gap. A tool that never reaches
+shows the *best* certified gap over its completed settings.
+
+Problems: squared loss by default (every tool supports it; breast cancer uses ±1
+labels); logistic rows (``--logistic-sizes``, ``--relu-logistic-sizes``) on ±1 labels
+for the tools that solve it (ours, Clarabel, SCS). λ = ``lam_frac``·λ_max of the row's
+own formulation (``--lam-fracs`` repeats every row at several), ``p`` distinct sampled
 patterns with a bias (``X̃ = [X, 1]``).
+
+adelie: run by its own interpreter (it needs ``numpy < 2``; ``adelie_python=`` /
+``--adelie-python`` / ``$CONVEX_RELU_ADELIE_PYTHON``) through
+:mod:`convex_relu._adelie_worker`, which receives the problem as an ``.npz``, times its
+``grpnet`` calls only, and returns the weights that we certify. Scaling: ``λ_a = c·λ``,
+penalty factors 1 (see the worker).
+
+Peak memory per row: the worker's RSS high-water mark during the timed call (reset just
+before it through Linux's ``/proc/self/clear_refs``) minus its RSS before the call, the
+largest over the tool's attempts (adelie measures the same in its own process). Shown
+in MB in a table of its own, with our C-ReLU ÷ C-GReLU ratio on the same data.
 
 Threads: each tool runs in its own worker process (``spawn``) with
 ``threadpoolctl.threadpool_limits(threads)`` around every call, plus
@@ -119,6 +139,11 @@ class ToolSpec:
         Needs the explicit ``n × p·d̃`` matrix: skipped above ``dense_cap``.
     ours : bool
         One of this package's solvers.
+    losses : tuple of str
+        Losses the tool solves (rows of another loss show ``—``).
+    external : bool
+        Runs in another interpreter (adelie, which needs ``numpy < 2``): available when
+        that interpreter is configured and imports it (:func:`resolve_adelie_python`).
     """
 
     name: str
@@ -130,6 +155,8 @@ class ToolSpec:
     exact: bool = False
     dense: bool = False
     ours: bool = False
+    losses: tuple = ("squared",)
+    external: bool = False
 
 
 def _decades(hi, lo, step=10.0):
@@ -144,23 +171,23 @@ TOOLS = {
     "rfista": ToolSpec(
         "rfista", "R-FISTA", ("gated_relu",), ("convex_relu.fista",),
         (1.0, 1e-1, 1e-2), "multiple of the target passed as solve(tol=...) (certified gap)",
-        ours=True,
+        ours=True, losses=("squared", "logistic"),
     ),
     "al": ToolSpec(
         "al", "AL", ("relu",), ("convex_relu.augmented_lagrangian",),
         (1.0, 1e-1, 1e-2),
         "multiple of the target passed as tol = constraint_tol (certified gap; relative violation)",
-        ours=True,
+        ours=True, losses=("squared", "logistic"),
     ),
     "clarabel": ToolSpec(
         "clarabel", "Clarabel", ("gated_relu", "relu"), ("cvxpy", "clarabel", "convex_relu.cvx"),
         _decades(1e-8, 1e-12), "tol_gap_abs = tol_gap_rel = tol_feas (via convex_relu.cvx)",
-        exact=True,
+        exact=True, losses=("squared", "logistic"),
     ),
     "scs": ToolSpec(
         "scs", "SCS", ("gated_relu", "relu"), ("cvxpy", "scs", "convex_relu.cvx"),
         _decades(1e-6, 1e-10), "eps_abs = eps_rel (via convex_relu.cvx)",
-        exact=True,
+        exact=True, losses=("squared", "logistic"),
     ),
     "celer": ToolSpec(
         "celer", "celer", ("gated_relu",), ("celer",),
@@ -177,17 +204,61 @@ TOOLS = {
         _decades(1e-6, 1e-16, step=100.0),
         "RFISTA / AL tol (squared min-norm subgradient; AL also constraint_tol)",
     ),
+    "adelie": ToolSpec(
+        "adelie", "adelie", ("gated_relu",), (),
+        _decades(1e-7, 1e-16), "grpnet tol (coordinate-descent convergence), own interpreter",
+        external=True,
+    ),
 }
 
 #: Column order of the tables.
-TOOL_ORDER = ("rfista", "al", "clarabel", "scs", "celer", "skglm", "scnn")
-PEERS = ("clarabel", "scs", "celer", "skglm", "scnn")
+TOOL_ORDER = ("rfista", "al", "clarabel", "scs", "celer", "skglm", "scnn", "adelie")
+PEERS = ("clarabel", "scs", "celer", "skglm", "scnn", "adelie")
+
+#: Environment variable naming adelie's interpreter when ``adelie_python`` is not given.
+ADELIE_ENV = "CONVEX_RELU_ADELIE_PYTHON"
 
 
-def missing_tools(names):
-    """``{tool: missing module}`` for the tools in ``names`` that cannot be imported."""
+def resolve_adelie_python(explicit=None):
+    """The interpreter that runs adelie: ``explicit``, else ``$CONVEX_RELU_ADELIE_PYTHON``,
+    else ``None`` (adelie then shows as missing)."""
+    path = explicit if explicit is not None else os.environ.get(ADELIE_ENV)
+    return str(path) if path else None
+
+
+_ADELIE_OK = {}
+
+
+def _adelie_available(python):
+    """``None`` when ``python`` imports adelie, numpy and threadpoolctl, else why not."""
+    if python is None:
+        return f"adelie (no interpreter: pass adelie_python= or set ${ADELIE_ENV})"
+    if python not in _ADELIE_OK:
+        import subprocess
+
+        try:
+            res = subprocess.run([python, "-c", "import adelie, numpy, threadpoolctl"],
+                                 capture_output=True, timeout=120)
+            _ADELIE_OK[python] = None if res.returncode == 0 else \
+                f"adelie (not importable by {python})"
+        except (OSError, subprocess.SubprocessError) as exc:
+            _ADELIE_OK[python] = f"adelie (cannot run {python}: {type(exc).__name__})"
+    return _ADELIE_OK[python]
+
+
+def missing_tools(names, adelie_python=None):
+    """``{tool: missing module}`` for the tools in ``names`` that cannot be imported.
+
+    adelie (an external tool) is looked for in its own interpreter
+    (:func:`resolve_adelie_python` resolves ``adelie_python``).
+    """
     out = {}
     for name in names:
+        if TOOLS[name].external:
+            why = _adelie_available(resolve_adelie_python(adelie_python))
+            if why is not None:
+                out[name] = why
+            continue
         for mod in TOOLS[name].modules:
             try:
                 found = importlib.util.find_spec(mod) is not None
@@ -217,11 +288,17 @@ class BenchRow:
     seed: int = 0
     bias: bool = True
     description: str = ""
+    loss: str = "squared"
     _problem: object = field(default=None, repr=False)
 
     @property
     def label(self):
         return f"{self.name} p={self.n_gates}"
+
+    @property
+    def display_name(self):
+        """The name shown in the tables (logistic rows marked)."""
+        return self.name + (" [logistic]" if self.loss == "logistic" else "")
 
     def problem(self):
         """The problem (built once): ``p`` distinct sampled patterns, λ = lam_frac·λ_max."""
@@ -230,7 +307,7 @@ class BenchRow:
 
             patterns = _sample_exactly(self.X, self.n_gates, self.seed, self.bias)
             prob = make_problem(
-                self.X, self.y, formulation=self.formulation, lam=1.0, loss="squared",
+                self.X, self.y, formulation=self.formulation, lam=1.0, loss=self.loss,
                 bias=self.bias, patterns=patterns,
             )
             self._problem = prob.with_lam(self.lam_frac * prob.lam_max())
@@ -258,21 +335,27 @@ def _sample_exactly(X, p, seed, bias):
 
 
 def synthetic_row(n, d, p, *, formulation="gated_relu", lam_frac=0.1, seed=0, width=10,
-                  noise=0.1):
+                  noise=0.1, loss="squared"):
     """Gaussian ``X`` (n×d), ``y`` from a planted ReLU network of ``width`` neurons + noise.
 
     ``y = Σ_j a_j (Xw_j)_+ + noise·ε`` with ``w_j ~ N(0, I/d)``, ``a_j = ±1``, all drawn
     from ``numpy.random.default_rng([seed, n, d])``; the same seed samples the gates.
+    ``loss="logistic"``: the labels are ``sign(y − median(y))`` (±1, balanced).
     """
     rng = np.random.default_rng([seed, n, d])
     X = rng.standard_normal((n, d))
     W = rng.standard_normal((d, width)) / math.sqrt(d)
     a = rng.choice([-1.0, 1.0], size=width)
     y = np.maximum(X @ W, 0.0) @ a + noise * rng.standard_normal(n)
+    desc = f"Gaussian X, planted ReLU net (width {width}) + {noise} noise, seed {seed}"
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+        desc += ", ±1 labels sign(y − median y)"
+    elif loss != "squared":
+        raise ValueError(f"loss must be 'squared' or 'logistic'; got {loss!r}.")
     return BenchRow(
         name=f"synthetic {n}x{d}", formulation=formulation, X=X, y=y, n_gates=p,
-        lam_frac=lam_frac, seed=seed,
-        description=f"Gaussian X, planted ReLU net (width {width}) + {noise} noise, seed {seed}",
+        lam_frac=lam_frac, seed=seed, loss=loss, description=desc,
     )
 
 
@@ -321,22 +404,39 @@ def parse_sizes(text):
     return out
 
 
+#: The C-ReLU rows of issue 12, run at λ = 0.1 and 0.01·λ_max (``--relu-sizes scale``).
+RELU_SCALE_SIZES = ((2000, 10, 100), (2000, 10, 500), (10000, 10, 100), (2000, 50, 100),
+                    (10000, 50, 500))
+
+
 def default_rows(*, formulation="both", sizes=None, relu_sizes=None, datasets=DATASETS,
                  dataset_gates=DEFAULT_DATASET_GATES,
-                 relu_dataset_gates=DEFAULT_RELU_DATASET_GATES, lam_frac=0.1, seed=0):
-    """The benchmark's rows: synthetic sizes and datasets, for the chosen formulation(s)."""
+                 relu_dataset_gates=DEFAULT_RELU_DATASET_GATES, lam_frac=0.1, seed=0,
+                 lam_fracs=None, logistic_sizes=(), relu_logistic_sizes=()):
+    """The benchmark's rows: synthetic sizes and datasets, for the chosen formulation(s).
+
+    ``lam_fracs`` (a list) replaces the single ``lam_frac``: every row is repeated at
+    each ``λ = f·λ_max``. ``logistic_sizes`` / ``relu_logistic_sizes`` add synthetic
+    rows with the logistic loss on ±1 labels (C-GReLU / C-ReLU).
+    """
     sizes = DEFAULT_SIZES if sizes is None else sizes
     relu_sizes = DEFAULT_RELU_SIZES if relu_sizes is None else relu_sizes
+    fracs = [lam_frac] if lam_fracs is None else list(lam_fracs)
     rows = []
-    if formulation in ("gated_relu", "both"):
-        rows += [synthetic_row(n, d, p, lam_frac=lam_frac, seed=seed) for n, d, p in sizes]
-        rows += [dataset_row(ds, p, lam_frac=lam_frac, seed=seed)
-                 for ds in datasets for p in dataset_gates]
-    if formulation in ("relu", "both"):
-        rows += [synthetic_row(n, d, p, formulation="relu", lam_frac=lam_frac, seed=seed)
-                 for n, d, p in relu_sizes]
-        rows += [dataset_row(ds, p, formulation="relu", lam_frac=lam_frac, seed=seed)
-                 for ds in datasets for p in relu_dataset_gates]
+    for f in fracs:
+        if formulation in ("gated_relu", "both"):
+            rows += [synthetic_row(n, d, p, lam_frac=f, seed=seed) for n, d, p in sizes]
+            rows += [synthetic_row(n, d, p, lam_frac=f, seed=seed, loss="logistic")
+                     for n, d, p in logistic_sizes]
+            rows += [dataset_row(ds, p, lam_frac=f, seed=seed)
+                     for ds in datasets for p in dataset_gates]
+        if formulation in ("relu", "both"):
+            rows += [synthetic_row(n, d, p, formulation="relu", lam_frac=f, seed=seed)
+                     for n, d, p in relu_sizes]
+            rows += [synthetic_row(n, d, p, formulation="relu", lam_frac=f, seed=seed,
+                                   loss="logistic") for n, d, p in relu_logistic_sizes]
+            rows += [dataset_row(ds, p, formulation="relu", lam_frac=f, seed=seed)
+                     for ds in datasets for p in relu_dataset_gates]
     return rows
 
 
@@ -383,7 +483,7 @@ def _our_solver(method):
     return solve, {"method": method}
 
 
-def _run_ours(problem, method, tol):
+def _run_ours(problem, method, tol, max_iter=None):
     fn, kwargs = _our_solver(method)
     params = inspect.signature(fn).parameters
     takes_options = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -391,8 +491,9 @@ def _run_ours(problem, method, tol):
     if method == "al" and ("constraint_tol" in params or takes_options):
         kwargs["constraint_tol"] = tol
     if "max_iter" in params:
-        # generous: the per-tool time budget, not an iteration cap, should stop a slow run
-        kwargs["max_iter"] = 1_000_000
+        # generous: the per-tool time budget, not an iteration cap, should stop a slow
+        # run; a budgeted run (see _measure) passes the cap that fits its budget
+        kwargs["max_iter"] = 1_000_000 if max_iter is None else int(max_iter)
     t0 = time.perf_counter()
     sol = fn(problem, **kwargs)
     elapsed = time.perf_counter() - t0
@@ -501,16 +602,93 @@ def _run_scnn(problem, tol, cache):
     return {"weights": W, "time": elapsed, "n_iter": n_iter, "status": status}
 
 
-def _execute(tool, problem, setting, cache):
+def _run_adelie(problem, tol, cache, python, threads):
+    """adelie's ``grpnet`` in its own interpreter (:mod:`convex_relu._adelie_worker`).
+
+    The problem goes to the worker as an ``.npz`` in a temporary directory; the worker
+    times its ``grpnet`` calls only and sends back the weights, which we certify. The
+    scaling (``λ_a = c·λ``, penalty factors 1) is documented in the worker.
+    """
+    import subprocess
+    import tempfile
+
+    if python is None:
+        raise ToolError(f"adelie: no interpreter (adelie_python= or ${ADELIE_ENV})")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_adelie_worker.py")
+    with tempfile.TemporaryDirectory(prefix="convex_relu_adelie_") as tmp:
+        src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(src, Xt=np.asarray(problem.X_tilde, dtype=np.float64),
+                 masks=np.asarray(problem.masks, dtype=np.float64),
+                 Y=np.asarray(problem.Y, dtype=np.float64), lam=float(problem.lam),
+                 tol=float(tol), threads=int(threads), warm=int(not cache.get("adelie_warm")))
+        res = subprocess.run([python, script, src, dst], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolError(f"adelie worker exited with {res.returncode}: "
+                            f"{res.stderr.strip().splitlines()[-1:] or ''}", res.stderr[-2000:])
+        with np.load(dst) as out:
+            W = np.array(out["W"])
+            elapsed = float(out["time"])
+            n_iter = int(out["n_iter"])
+            peak, base = int(out["peak_rss_kb"]), int(out["base_rss_kb"])
+    cache["adelie_warm"] = True
+    return {"weights": W, "time": elapsed, "n_iter": n_iter, "status": "done",
+            "peak_rss_mb": peak / 1024 if peak > 0 else None,
+            "mem_increase_mb": (peak - base) / 1024 if peak > 0 and base > 0 else None}
+
+
+def _proc_status_kb(field_name):
+    """``VmRSS`` / ``VmHWM`` of this process in kB (``None`` off Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Reset this process's RSS high-water mark (Linux ``clear_refs``); False if refused.
+
+    First hands free heap memory back to the system (glibc ``malloc_trim``): memory an
+    earlier call freed but the allocator kept would otherwise count as "before" and
+    hide the call's own peak.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _execute(tool, problem, setting, cache, options=None):
     """Run ``tool`` once on ``problem`` with ladder value ``setting``; returns a dict.
 
     Keys: ``weights``, ``time`` (seconds of the timed call), ``n_iter``, ``status``,
-    optional ``compile_time``, and ``warnings`` (messages the tool emitted).
+    optional ``compile_time``, ``warnings`` (messages the tool emitted), and the memory
+    of the call: ``peak_rss_mb`` (the process's RSS high-water mark, reset just before
+    the call) and ``mem_increase_mb`` (that peak minus the RSS before the call). adelie
+    reports the same two numbers from its own process. ``options``: ``max_iter``
+    (ours), ``adelie_python``, ``threads`` (adelie).
     """
+    options = options or {}
+    reset = _reset_peak_rss()
+    base = _proc_status_kb("VmRSS")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if tool in ("rfista", "al"):
-            out = _run_ours(problem, tool, setting)
+            out = _run_ours(problem, tool, setting, options.get("max_iter"))
+        elif tool == "adelie":
+            out = _run_adelie(problem, setting, cache, options.get("adelie_python"),
+                              options.get("threads", 1))
         elif tool in ("clarabel", "scs"):
             out = _run_cvx(problem, tool, setting)
         elif tool in ("celer", "skglm"):
@@ -519,6 +697,13 @@ def _execute(tool, problem, setting, cache):
             out = _run_scnn(problem, setting, cache)
         else:
             raise ValueError(f"unknown tool {tool!r}")
+    if "peak_rss_mb" not in out:
+        peak = _proc_status_kb("VmHWM")
+        if reset and peak is not None and base is not None:
+            out["peak_rss_mb"] = peak / 1024
+            out["mem_increase_mb"] = max(peak - base, 0) / 1024
+        else:
+            out["peak_rss_mb"] = out["mem_increase_mb"] = None
     msgs = []
     for w in caught:
         text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
@@ -538,14 +723,16 @@ def _tiny_problem(formulation):
     return prob.with_lam(0.1 * prob.lam_max())
 
 
-def _warm_up(tool, formulation, threads):
+def _warm_up(tool, formulation, threads, options=None):
     """Solve a tiny problem once so imports and JIT compilation are not timed."""
+    if TOOLS[tool].external:
+        return  # its worker warms itself up on a tiny problem, outside the timed calls
     prob = _tiny_problem(formulation)
     spec = TOOLS[tool]
     # the loosest setting: compiled code paths do not depend on the tolerance
     setting = spec.ladder[0] * (1e-6 if spec.ours else 1.0)
     with _limit_threads(threads):
-        _execute(tool, prob, setting, {})
+        _execute(tool, prob, setting, {}, options)
 
 
 def _gemm_time(problem, threads, reps=15):
@@ -615,9 +802,13 @@ class _Executor:
         self.problem = None
         self.cache = {}
         self.warmed = set()
+        self.options = {"threads": threads}
 
     def handle(self, msg):
         kind = msg[0]
+        if kind == "options":
+            self.options.update(msg[1])
+            return None
         if kind == "problem":
             _, key, problem = msg
             if key != self.key:
@@ -630,10 +821,11 @@ class _Executor:
                 self.warmed.add((tool, formulation))
             return None
         if kind == "run":
-            _, tool, setting = msg
+            tool, setting = msg[1], msg[2]
+            opts = dict(self.options, **(msg[3] if len(msg) > 3 else {}))
             self.handle(("warm", tool, self.problem.formulation))
             with _limit_threads(self.threads):
-                return _execute(tool, self.problem, setting, self.cache)
+                return _execute(tool, self.problem, setting, self.cache, opts)
         if kind == "gemm":
             return _gemm_time(self.problem, self.threads)
         if kind == "iteration":
@@ -789,6 +981,8 @@ class ToolResult:
     note: str = ""
     attempts: list = field(default_factory=list)
     weights: np.ndarray | None = None
+    peak_rss_mb: float | None = None
+    mem_increase_mb: float | None = None
 
     @property
     def reached(self):
@@ -802,6 +996,7 @@ class ToolResult:
             "primal": _num(self.primal), "violation": _num(self.violation),
             "n_iter": self.n_iter, "compile_time": _num(self.compile_time),
             "note": self.note, "attempts": self.attempts,
+            "peak_rss_mb": _num(self.peak_rss_mb), "mem_increase_mb": _num(self.mem_increase_mb),
         }
 
 
@@ -890,6 +1085,13 @@ class _LadderState:
         self.last = {}
 
 
+#: Our solvers on rows with ``n·d̃·p`` at least this get an iteration cap that fits
+#: the budget (a probe run measures the time per iteration), so that a row that does
+#: not reach the target still returns weights whose certified gap is shown.
+BUDGET_PROBE_SIZE = 5e6
+PROBE_ITERS = 20
+
+
 def _measure(runner, tool, problem, *, tol, viol_tol, repeats, budget, state, progress,
              label):
     spec = TOOLS[tool]
@@ -897,21 +1099,51 @@ def _measure(runner, tool, problem, *, tol, viol_tol, repeats, budget, state, pr
     start_time = time.perf_counter()
     attempts = []
     done = {}
+    per_iter = [None]
+    size = problem.n * problem.d * problem.p
 
     def remaining():
         return budget - (time.perf_counter() - start_time)
+
+    def options(left):
+        if per_iter[0] is None:
+            return {}
+        # half the remaining budget: later iterations (Newton, face solves) can cost more
+        return {"max_iter": max(PROBE_ITERS, int(0.5 * left / per_iter[0]))}
+
+    if spec.ours and size >= BUDGET_PROBE_SIZE and math.isfinite(budget):
+        try:
+            # two lengths: the slope cancels the fixed set-up and certification cost
+            # (a single short run overstates the cost per iteration many times over)
+            probes = []
+            for m in (PROBE_ITERS, 4 * PROBE_ITERS):
+                out = runner.call(("run", tool, ladder[0], {"max_iter": m}), remaining())
+                probes.append((out["time"], int(out.get("n_iter") or m)))
+            (t1, n1), (t2, n2) = probes
+            per_iter[0] = (t2 - t1) / (n2 - n1) if n2 > n1 and t2 > t1 else t2 / max(n2, 1)
+            progress(f"{label}: {spec.label} probe: {per_iter[0]:.3g} s per iteration")
+        except ToolTimeout as exc:  # the worker was killed: this row ends here
+            return ToolResult(tool, "timeout", note=f"probe of {4 * PROBE_ITERS} iterations "
+                              f"ran past the {budget:.0f} s budget ({exc})")
+        except ToolError as exc:
+            return ToolResult(tool, "error", note=f"probe failed: {str(exc)[:300]}")
 
     def attempt(i):
         left = remaining()
         if left <= 0:
             raise ToolTimeout("budget spent")
-        out = runner.call(("run", tool, ladder[i]), left)
+        opts = options(left)
+        out = runner.call(("run", tool, ladder[i], opts) if opts else ("run", tool, ladder[i]),
+                          left)
         reached, cert = _judge(problem, out["weights"], tol, viol_tol)
         rec = {
             "setting": ladder[i], "time": out["time"], "relative_gap": cert.relative_gap,
             "violation": cert.violation, "reached": bool(reached), "n_iter": out.get("n_iter"),
             "status": out.get("status"), "warnings": out.get("warnings", []),
+            "peak_rss_mb": out.get("peak_rss_mb"), "mem_increase_mb": out.get("mem_increase_mb"),
         }
+        if opts:
+            rec["max_iter"] = opts["max_iter"]
         if out.get("compile_time") is not None:
             rec["compile_time"] = out["compile_time"]
         attempts.append(rec)
@@ -957,7 +1189,13 @@ def _measure(runner, tool, problem, *, tol, viol_tol, repeats, budget, state, pr
 
     pick = found
     if pick is None and done:
-        pick = max(done)  # the tightest completed rung
+        # the best certified gap over the completed rungs (ties: the tightest rung)
+        def badness(k):
+            c = min((r[1] for r in done[k]), key=lambda cert: cert.relative_gap)
+            v = c.violation if problem.formulation == "relu" else 0.0
+            return (max(c.relative_gap / tol, v / viol_tol), -k)
+
+        pick = min(done, key=badness)
     if pick is not None:
         runs = done[pick]
         times = [r[0]["time"] for r in runs]
@@ -974,6 +1212,10 @@ def _measure(runner, tool, problem, *, tol, viol_tol, repeats, budget, state, pr
         result.n_iter = out.get("n_iter")
         result.compile_time = out.get("compile_time")
         result.weights = out["weights"]
+        peaks = [a["peak_rss_mb"] for a in attempts if a.get("peak_rss_mb") is not None]
+        incs = [a["mem_increase_mb"] for a in attempts if a.get("mem_increase_mb") is not None]
+        result.peak_rss_mb = max(peaks) if peaks else None
+        result.mem_increase_mb = max(incs) if incs else None
         if found is not None:
             # a timeout or error during the repeats leaves fewer runs, not a failure
             if all(r[2] for r in runs):
@@ -990,7 +1232,7 @@ def _environment(threads):
 
     vers = {}
     for pkg in ("numpy", "scipy", "cvxpy", "clarabel", "scs", "celer", "skglm", "pyscnn",
-                "torch", "numba", "threadpoolctl"):
+                "torch", "numba", "threadpoolctl", "adelie"):
         try:
             vers[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -1001,7 +1243,7 @@ def _environment(threads):
 
 def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
                   threads=None, timeout=120.0, exact_cap=3e6, dense_cap=5e8, isolate=True,
-                  skip_after_timeout=True, progress=None):
+                  skip_after_timeout=True, progress=None, adelie_python=None):
     """Run every tool on every row and return a :class:`BenchReport`.
 
     Parameters
@@ -1032,6 +1274,13 @@ def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
         ``d̃`` and ``p`` (same formulation); those show ``timeout`` with a note.
     progress : callable(str) or None
         Receives one line per run.
+    adelie_python : str or None
+        The interpreter that runs adelie (it needs ``numpy < 2``; default
+        ``$CONVEX_RELU_ADELIE_PYTHON``); without one adelie shows as missing.
+
+    Memory: each result has ``peak_rss_mb`` (the worker's RSS high-water mark during
+    the timed call, reset before it) and ``mem_increase_mb`` (that peak minus the RSS
+    before the call: what the call itself needed), the largest over the attempts.
     """
     tools = [t for t in TOOL_ORDER if t in set(tools)]
     unknown = set(tools) - set(TOOLS)
@@ -1043,7 +1292,8 @@ def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
         raise ValueError(f"tol must be positive; got {tol!r}.")
     threads = threads or os.cpu_count() or 1
     progress = progress or (lambda line: None)
-    missing = missing_tools(tools)
+    adelie_py = resolve_adelie_python(adelie_python)
+    missing = missing_tools(tools, adelie_py)
     runners = {}
     timed_out = {}
     state = _LadderState()
@@ -1059,7 +1309,7 @@ def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
                            lam=problem.lam, lam_max=problem.lam / row.lam_frac, results={})
             for tool in tools:
                 spec = TOOLS[tool]
-                if row.formulation not in spec.formulations:
+                if row.formulation not in spec.formulations or row.loss not in spec.losses:
                     continue
                 if tool in missing:
                     rr.results[tool] = ToolResult(tool, "missing",
@@ -1088,6 +1338,7 @@ def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
                     runner = runners[tool] = _Worker(threads) if isolate else _Inline(threads)
                 key = (r_idx, row.name)
                 try:
+                    runner.call(("options", {"adelie_python": adelie_py}), 300.0)
                     # start-up, data transfer and warm-up are outside the tool's budget
                     runner.set_problem(key, problem, max(timeout, 300.0))
                     runner.call(("warm", tool, row.formulation), max(timeout, 300.0))
@@ -1115,7 +1366,10 @@ def run_benchmark(rows, tools=TOOL_ORDER, *, tol=1e-6, viol_tol=1e-6, repeats=3,
             runner.close()
     config = {"tol": tol, "viol_tol": viol_tol, "repeats": repeats, "threads": threads,
               "timeout": timeout, "exact_cap": exact_cap, "dense_cap": dense_cap,
-              "isolate": isolate, "skip_after_timeout": skip_after_timeout, "loss": "squared",
+              "isolate": isolate, "skip_after_timeout": skip_after_timeout,
+              "losses": sorted({r.loss for r in rows}), "adelie_python": adelie_py,
+              "memory": "worker RSS high-water mark during the timed call (reset by "
+                        "/proc/self/clear_refs), minus the RSS before it",
               "ladders": {t: {"values": list(TOOLS[t].ladder), "meaning": TOOLS[t].setting}
                           for t in tools}}
     return BenchReport(rows=results, tools=tools, missing=missing, config=config,
@@ -1171,7 +1425,7 @@ def format_report(report):
             headers.append("iter/2GEMM")
         body = []
         for r in rows:
-            line = [r.row.name, str(r.n), str(r.d), str(r.p), f"{r.row.lam_frac:g}"]
+            line = [r.row.display_name, str(r.n), str(r.d), str(r.p), f"{r.row.lam_frac:g}"]
             line += [_cell(r.results.get(t)) for t in tools]
             sp = r.speedup(ours)
             line.append(f"{sp:.1f}×" if sp is not None else "—")
@@ -1184,16 +1438,20 @@ def format_report(report):
                    + f" (median of {cfg['repeats']} runs, {cfg['threads']} thread(s))")
         out += _table(headers, body)
         out.append("")
+    mem = format_memory(report)
+    if mem:
+        out += [mem, ""]
     out.append("Legend: a number = seconds (median) at the loosest tool tolerance whose output "
-               "our certificate accepts; '✗g' = never reached, g = relative gap of its "
-               "tightest completed setting; 'timeout' = per-tool budget "
+               "our certificate accepts; '✗g' = never reached, g = best relative gap over its "
+               "completed settings; 'timeout' = per-tool budget "
                f"{cfg['timeout']:g} s spent on this row, or on a smaller one (then not run); 'skipped (cap)' = exact solver above the size "
                f"cap (n·d̃·p > {cfg['exact_cap']:g}); '—' = not applicable. "
                "'best peer/ours' = fastest peer that reached ÷ ours; 'iter/2GEMM' = one "
                "R-FISTA iteration ÷ the two bare GEMMs X̃U and X̃ᵀB.")
     if report.missing:
         out.append("Missing (not installed): " + ", ".join(
-            f"{TOOLS[t].label} (no module {m})" for t, m in report.missing.items()))
+            (m if TOOLS[t].external else f"{TOOLS[t].label} (no module {m})")
+            for t, m in report.missing.items()))
     else:
         out.append("Missing (not installed): none")
     notes = []
@@ -1201,12 +1459,52 @@ def format_report(report):
         for t, res in r.results.items():
             if res.status in ("error", "timeout") or (res.note and res.status != "missing"
                                                       and res.status != "skipped (cap)"):
-                notes.append(f"  {r.row.name} p={r.p} {TOOLS[t].label}: {res.status}"
+                notes.append(f"  {r.row.display_name} p={r.p} {TOOLS[t].label}: {res.status}"
                              f"{' — ' + res.note if res.note else ''}")
     if notes:
         out.append("Notes:")
         out += notes
     return "\n".join(out)
+
+
+def format_memory(report):
+    """Peak memory per row and tool: MB the timed call added to its process's RSS.
+
+    Measured as the worker's RSS high-water mark during the call (reset just before it
+    through ``/proc/self/clear_refs``) minus its RSS before the call; the largest over
+    the tool's attempts on the row. adelie's number comes from its own process. Our
+    C-ReLU over C-GReLU ratio is shown where a C-ReLU row has a C-GReLU row of the same
+    data and λ in the report.
+    """
+    rows = [r for r in report.rows if any(res.mem_increase_mb is not None
+                                          for res in r.results.values())]
+    if not rows:
+        return ""
+    tools = [t for t in report.tools if any(t in r.results for r in rows)]
+    gated = {(r.row.name, r.p, r.row.lam_frac, r.row.loss): r for r in rows
+             if r.row.formulation == "gated_relu"}
+    headers = ["row", "program", "λ/λmax"] + [TOOLS[t].label for t in tools] + ["AL/R-FISTA"]
+    body = []
+    for r in rows:
+        line = [f"{r.row.display_name} p={r.p}",
+                "C-GReLU" if r.row.formulation == "gated_relu" else "C-ReLU",
+                f"{r.row.lam_frac:g}"]
+        for t in tools:
+            res = r.results.get(t)
+            line.append("—" if res is None or res.mem_increase_mb is None
+                        else f"{res.mem_increase_mb:.0f}")
+        ratio = "—"
+        g = gated.get((r.row.name, r.p, r.row.lam_frac, r.row.loss))
+        if r.row.formulation == "relu" and g is not None:
+            a, b = r.results.get("al"), g.results.get("rfista")
+            if a and b and a.mem_increase_mb and b.mem_increase_mb:
+                ratio = f"{a.mem_increase_mb / b.mem_increase_mb:.1f}×"
+        line.append(ratio)
+        body.append(line)
+    lines = ["Peak memory (MB the timed call added to its worker's RSS: high-water mark "
+             "during the call minus RSS before it; largest over the attempts)"]
+    lines += _table(headers, body)
+    return "\n".join(lines)
 
 
 def report_to_dict(report):
@@ -1245,9 +1543,23 @@ def _cmd_bench(args):
         sizes = parse_sizes(args.sizes if args.sizes is not None
                             else (QUICK["sizes"] if quick else
                                   ",".join(f"{n}x{d}x{p}" for n, d, p in DEFAULT_SIZES)))
-        relu_sizes = parse_sizes(args.relu_sizes if args.relu_sizes is not None
+        relu_text = args.relu_sizes
+        if relu_text is not None and relu_text.strip().lower() == "scale":
+            relu_text = ",".join(f"{n}x{d}x{p}" for n, d, p in RELU_SCALE_SIZES)
+        relu_sizes = parse_sizes(relu_text if relu_text is not None
                                  else (QUICK["relu_sizes"] if quick else
                                        ",".join(f"{n}x{d}x{p}" for n, d, p in DEFAULT_RELU_SIZES)))
+        logistic_sizes = parse_sizes(args.logistic_sizes)
+        relu_logistic_sizes = parse_sizes(args.relu_logistic_sizes)
+        lam_fracs = None
+        if args.lam_fracs is not None:
+            try:
+                lam_fracs = [float(v) for v in args.lam_fracs.split(",")]
+            except ValueError:
+                raise ValueError(f"--lam-fracs must be comma-separated numbers; "
+                                 f"got {args.lam_fracs!r}.") from None
+            if not lam_fracs or any(not (0 < f and math.isfinite(f)) for f in lam_fracs):
+                raise ValueError(f"--lam-fracs must be positive numbers; got {args.lam_fracs!r}.")
         ds_text = args.datasets if args.datasets is not None else (
             QUICK["datasets"] if quick else ",".join(DATASETS))
         datasets = [] if ds_text.strip().lower() in ("", "none") else \
@@ -1278,7 +1590,8 @@ def _cmd_bench(args):
         rows = default_rows(formulation=args.formulation, sizes=sizes, relu_sizes=relu_sizes,
                             datasets=datasets, dataset_gates=dataset_gates,
                             relu_dataset_gates=relu_dataset_gates, lam_frac=args.lam_frac,
-                            seed=args.seed)
+                            seed=args.seed, lam_fracs=lam_fracs, logistic_sizes=logistic_sizes,
+                            relu_logistic_sizes=relu_logistic_sizes)
         if not rows:
             raise ValueError("nothing to run: no sizes and no datasets selected.")
     except ValueError as exc:
@@ -1291,7 +1604,8 @@ def _cmd_bench(args):
     report = run_benchmark(rows, tools, tol=args.tol, viol_tol=args.viol_tol, repeats=repeats,
                            threads=args.threads, timeout=timeout, exact_cap=args.exact_cap,
                            dense_cap=args.dense_cap, isolate=not args.no_isolate,
-                           skip_after_timeout=not args.run_after_timeout, progress=progress)
+                           skip_after_timeout=not args.run_after_timeout, progress=progress,
+                           adelie_python=args.adelie_python)
     print(format_report(report))
     if args.json:
         try:
@@ -1319,7 +1633,18 @@ def add_cli(subparsers):
                    help="C-GReLU synthetic sizes n x d x p, comma separated "
                         "(default: n∈{500,2000,10000} × d∈{10,50} × p∈{100,500}); 'none' for none")
     p.add_argument("--relu-sizes", default=None,
-                   help="C-ReLU synthetic sizes (default 500x20x100); 'none' for none")
+                   help="C-ReLU synthetic sizes (default 500x20x100); 'none' for none; "
+                        "'scale' for the rows 2000x10x100 … 10000x50x500")
+    p.add_argument("--logistic-sizes", default=None,
+                   help="C-GReLU synthetic sizes with the logistic loss (±1 labels); default none")
+    p.add_argument("--relu-logistic-sizes", default=None,
+                   help="C-ReLU synthetic sizes with the logistic loss; default none")
+    p.add_argument("--lam-fracs", default=None,
+                   help="comma-separated λ/λ_max values; every row is run at each "
+                        "(replaces --lam-frac), e.g. 0.1,0.01")
+    p.add_argument("--adelie-python", default=None, metavar="PYTHON",
+                   help=f"interpreter with adelie and numpy<2 (default ${ADELIE_ENV}); "
+                        "without one adelie is reported missing")
     p.add_argument("--datasets", default=None,
                    help="comma-separated among diabetes,breast_cancer (default both); 'none'")
     p.add_argument("--dataset-gates", default=None,
