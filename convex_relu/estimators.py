@@ -58,6 +58,8 @@ from ._validation import (
     check_seed,
 )
 from .networks import network_from_weights
+from .patterns import sample_patterns
+from .penalties import get_penalty
 from .problems import FORMULATIONS, make_problem
 
 __all__ = [
@@ -67,6 +69,11 @@ __all__ = [
     "DEFAULT_LAM_RATIO",
     "CLASSIFIER_LAM_RATIO",
     "DEFAULT_N_GATES",
+    "CLASSIFIER_N_GATES",
+    "CLASSIFIER_TOL",
+    "DEFAULT_GATES",
+    "GATE_CHOICES",
+    "DTYPE_CHOICES",
     "DEFAULT_TOL",
 ]
 
@@ -78,12 +85,33 @@ SOLVER_CHOICES = ("auto", "rfista", "al", "clarabel", "scs", "mosek")
 #: Default ``λ / λ_max`` of the regressor and of the classifier (5-fold CV measurements
 #: in their docstrings: diabetes needs more shrinkage than the classification sets).
 DEFAULT_LAM_RATIO = 0.05
-CLASSIFIER_LAM_RATIO = 0.01
+CLASSIFIER_LAM_RATIO = "auto"
+#: ``lam_ratio="auto"``: ``min(AUTO_RATIO_CAP, AUTO_RATIO_SCALE/√n)`` for ``n`` training rows.
+#: The ``1/√n`` is the statistical rate of the lasso's λ (noise on ``Xᵀy/n`` shrinks like
+#: ``1/√n`` while ``λ_max`` does not); the constants were chosen by 5-fold CV on the
+#: benchmark's sets (wine, n = 142, wants 0.01; the 4000-row KEEL sets about 0.0025).
+AUTO_RATIO_CAP = 0.01
+AUTO_RATIO_SCALE = 0.15
 #: Default certified relative gap of the estimators: 1e-4 of the objective is far below
 #: what changes a prediction, and 3× cheaper than 1e-6 on the multi-class KEEL sets.
 DEFAULT_TOL = 1e-4
-#: Default number of sampled gates.
+#: Default number of sampled gates (regressor) and of the classifier.
 DEFAULT_N_GATES = 50
+CLASSIFIER_N_GATES = 100
+#: Default certified relative gap of the classifier: 1e-3 of the training objective
+#: changed no held-out prediction in the benchmark, and float32 iterations reach it.
+CLASSIFIER_TOL = 1e-3
+#: Arithmetic of the first-order iterations (:func:`convex_relu.solvers.solve`); the
+#: certificate that decides is float64 whatever this says.
+DTYPE_CHOICES = ("auto", "float32", "float64", "mixed")
+#: ``dtype="auto"`` iterates in float32 when the target relative gap is at least this:
+#: float32 round-off (≈6e-8 relative) is then far below the target, GEMMs cost half.
+FLOAT32_TOL = 1e-3
+#: How sampled gates are placed (:func:`convex_relu.patterns.sample_patterns`):
+#: ``"data"`` cuts the data at random quantiles along Gaussian normals (with a bias),
+#: ``"gaussian"`` draws the bias coordinate like the others (hyperplanes near the mean).
+GATE_CHOICES = ("data", "gaussian")
+DEFAULT_GATES = "data"
 
 
 def _seed_from(random_state):
@@ -177,12 +205,16 @@ class _ConvexReLUBase(BaseEstimator):
         lam_ratio=DEFAULT_LAM_RATIO,
         loss="squared",
         n_gates=DEFAULT_N_GATES,
+        gates=DEFAULT_GATES,
+        penalty="neuron_group",
+        penalty_params=None,
         max_patterns=10_000,
         random_state=0,
         bias=True,
         solver="auto",
         tol=DEFAULT_TOL,
         max_iter=None,
+        dtype="auto",
         warm_start=False,
         verbose=False,
     ):
@@ -191,12 +223,16 @@ class _ConvexReLUBase(BaseEstimator):
         self.lam_ratio = lam_ratio
         self.loss = loss
         self.n_gates = n_gates
+        self.gates = gates
+        self.penalty = penalty
+        self.penalty_params = penalty_params
         self.max_patterns = max_patterns
         self.random_state = random_state
         self.bias = bias
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.dtype = dtype
         self.warm_start = warm_start
         self.verbose = verbose
 
@@ -213,13 +249,18 @@ class _ConvexReLUBase(BaseEstimator):
             raise exc(f"formulation must be one of {FORMULATIONS}; got {formulation!r}.")
         if self.lam is not None:
             check_lam(self.lam, "lam")
-        check_positive_float(self.lam_ratio, "lam_ratio")
+        if not (isinstance(self.lam_ratio, str) and self.lam_ratio == "auto"):
+            check_positive_float(self.lam_ratio, "lam_ratio")
         loss = self._loss_name()
         if not isinstance(loss, str) or loss not in self._losses:
             exc = ValueError if isinstance(loss, str) else InputTypeError
             raise exc(f"loss must be one of {self._losses}; got {loss!r}.")
         if self.n_gates is not None:
             check_positive_int(self.n_gates, "n_gates")
+        self._penalty()
+        if not isinstance(self.gates, str) or self.gates not in GATE_CHOICES:
+            exc = ValueError if isinstance(self.gates, str) else InputTypeError
+            raise exc(f"gates must be one of {GATE_CHOICES}; got {self.gates!r}.")
         check_positive_int(self.max_patterns, "max_patterns")
         check_bool(self.bias, "bias")
         if not isinstance(self.solver, str) or self.solver not in SOLVER_CHOICES:
@@ -228,6 +269,9 @@ class _ConvexReLUBase(BaseEstimator):
         check_positive_float(self.tol, "tol")
         if self.max_iter is not None:
             check_positive_int(self.max_iter, "max_iter")
+        if not isinstance(self.dtype, str) or self.dtype not in DTYPE_CHOICES:
+            exc = ValueError if isinstance(self.dtype, str) else InputTypeError
+            raise exc(f"dtype must be one of {DTYPE_CHOICES}; got {self.dtype!r}.")
         check_bool(self.warm_start, "warm_start")
         if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral, np.integer)):
             raise InputTypeError(f"verbose must be a bool or an int; got {self.verbose!r}.")
@@ -296,6 +340,7 @@ class _ConvexReLUBase(BaseEstimator):
         kwargs = {}
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
+        patterns = self._sampled_patterns(X, sample_weight, seed)
         return make_problem(
             X,
             Y,
@@ -305,16 +350,59 @@ class _ConvexReLUBase(BaseEstimator):
             bias=bool(self.bias),
             n_gates=self.n_gates,
             seed=seed,
+            patterns=patterns,
             max_patterns=self.max_patterns,
+            penalty=self._penalty(),
             **kwargs,
         )
+
+    def _penalty(self):
+        """The :class:`~convex_relu.penalties.Penalty` named by ``penalty`` / ``penalty_params``."""
+        params = self.penalty_params
+        if params is not None and not isinstance(params, dict):
+            raise InputTypeError(f"penalty_params must be None or a dict; got {type(params).__name__}.")
+        try:
+            return get_penalty(self.penalty, **dict(params or {}))
+        except TypeError as exc:
+            raise InputTypeError(f"penalty: {exc}") from None
+
+    def _iteration_dtype(self, tol):
+        """The ``dtype`` passed to :func:`~convex_relu.solvers.solve` (``None``: its default)."""
+        if self.dtype == "auto":
+            return "float32" if tol >= FLOAT32_TOL else None
+        return self.dtype
+
+    def _sampled_patterns(self, X, sample_weight, seed):
+        """The sampled gates of ``X`` (``None`` when ``n_gates=None``: enumeration).
+
+        Drawn in the (``sample_weight``-weighted) standardised coordinates of ``X``,
+        so that integer weights give the gates of the repeated rows; ``gates="data"``
+        places the hyperplanes at random quantiles of the data (needs ``bias``; without
+        it the hyperplanes pass through the origin whatever ``gates`` says).
+        """
+        if self.n_gates is None:
+            return None
+        offsets = "data" if (self.gates == "data" and self.bias) else "gaussian"
+        return sample_patterns(X, int(self.n_gates), seed, bias=bool(self.bias),
+                               sample_weight=sample_weight, offsets=offsets)
 
     def _resolve_lam(self, problem):
         """``(λ, λ_max)``: ``lam`` when given, else ``lam_ratio · λ_max``."""
         lam_max = float(problem.lam_max())
         if self.lam is not None:
             return float(self.lam), lam_max
-        return float(self.lam_ratio) * lam_max, lam_max
+        ratio = self._lam_ratio(problem.n)
+        if not np.isfinite(lam_max):
+            # no λ makes zero optimal (e.g. "l2"): the ratio is taken of the neuron-group
+            # λ_max of the same data, as convex_relu.path does for its grid
+            return ratio * float(problem.with_penalty(None).lam_max()), lam_max
+        return ratio * lam_max, lam_max
+
+    def _lam_ratio(self, n):
+        """``lam_ratio`` as a number: ``"auto"`` is ``min(0.01, 0.15/√n)`` (n rows)."""
+        if isinstance(self.lam_ratio, str):
+            return min(AUTO_RATIO_CAP, AUTO_RATIO_SCALE / np.sqrt(max(int(n), 1)))
+        return float(self.lam_ratio)
 
     def _warm_weights(self, problem):
         """The previous fit's weights when ``warm_start`` and they fit ``problem``."""
@@ -355,7 +443,16 @@ class _ConvexReLUBase(BaseEstimator):
                 kwargs["max_iter"] = int(self.max_iter)
             if warm is not None:
                 kwargs["warm_start"] = warm
+            dtype = self._iteration_dtype(tol)
+            if dtype is not None:
+                kwargs["dtype"] = dtype
             solution = solve(problem, **kwargs)
+            if self.dtype == "auto" and dtype == "float32" and not solution.converged and (
+                solution.status == "precision_limit"
+            ):
+                # float32 could not certify the target: finish in float64 from its point
+                kwargs.update(dtype="float64", warm_start=solution.weights)
+                solution = solve(problem, **kwargs)
         state = self._network_state(problem, solution.weights)
         certificate = solution.certificate
         state.update(
@@ -447,15 +544,34 @@ _COMMON_PARAMS_DOC = """
         ``λ`` of the program solved; the loss is divided by ``s = n·c``, the penalty
         is not. ``None``: ``λ = lam_ratio · λ_max``. A number takes precedence over
         ``lam_ratio``.
-    lam_ratio : float > 0, default=0.05 (regressor) or 0.01 (classifier)
+    lam_ratio : float > 0 or "auto", default=0.05 (regressor) or "auto" (classifier)
         ``λ / λ_max`` when ``lam`` is None; ``λ_max`` is that of the training
         problem (``lam_max_``), so ``lam_ratio >= 1`` gives the zero network.
+        ``"auto"``: ``min(0.01, 0.15/√n)`` for ``n`` training rows (the lasso's
+        ``1/√n`` rate; constants from 5-fold CV on the benchmark's sets).
     n_gates : int or None, default=DEFAULT_N_GATES (50)
         Number of Gaussian gates sampled for the activation patterns (in
         standardised coordinates, nested in ``n_gates``; duplicate and all-zero
         patterns are dropped, so ``p <= n_gates``). ``None`` enumerates every
         pattern of ``[X, 1]`` (exact; feasible only for small rank, see
         ``max_patterns``).
+    gates : {"data", "gaussian"}, default="data"
+        How the sampled gates are placed (:func:`convex_relu.patterns.sample_patterns`,
+        in the weighted standardised coordinates of ``X``): ``"data"`` cuts the data
+        at a random quantile along each Gaussian normal (hyperplanes spread over the
+        data; needs ``bias``), ``"gaussian"`` draws the bias coordinate ``N(0, 1)``
+        too (every hyperplane near the mean). Without ``bias`` both are hyperplanes
+        through the origin.
+    penalty : str or Penalty, default="neuron_group"
+        The regulariser ``R`` (:mod:`convex_relu.penalties`): ``"neuron_group"``
+        ``Σ_i ‖u_i‖₂`` (weight decay of the ReLU network), ``"feature_group"``
+        ``Σ_j ‖U_{j,·}‖₂`` (feature selection), ``"l1"`` ``‖U‖₁``, ``"l2"``
+        ``½‖U‖²_F`` (its ``λ_max`` is infinite: ``lam_ratio`` then refers to the
+        neuron-group ``λ_max``), ``"group_elastic_net"``
+        ``α Σ_i ‖u_i‖₂ + (1 − α)/2 ‖U‖²_F``; or a ``Penalty`` instance. Only the
+        neuron group is equivalent to a non-convex network (claims say so).
+    penalty_params : dict or None, default=None
+        Parameters of the named penalty, e.g. ``{"alpha": 0.5}``.
     max_patterns : int, default=10000
         With ``n_gates=None``: refuse (``ValueError``) when Cover's bound on the
         number of patterns exceeds this.
@@ -474,6 +590,11 @@ _COMMON_PARAMS_DOC = """
         Target certified relative duality gap (see :func:`convex_relu.solvers.solve`).
     max_iter : int or None, default=None
         Iteration limit (``None``: the solver's default).
+    dtype : {"auto", "float32", "float64", "mixed"}, default="auto"
+        Arithmetic of the first-order iterations (the certificate is float64
+        whatever this says; exact solvers ignore it). ``"auto"``: float32 when
+        ``tol >= 1e-3`` (half the cost of the GEMMs; when float32 cannot certify
+        ``tol`` the solve finishes in float64 from its point), float64 otherwise.
     warm_start : bool, default=False
         Start the solver from the previous fit's weights when their shape matches
         the new problem (same formulation, outputs, features and number of
@@ -576,12 +697,16 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         *,
         lam_ratio=DEFAULT_LAM_RATIO,
         n_gates=DEFAULT_N_GATES,
+        gates=DEFAULT_GATES,
+        penalty="neuron_group",
+        penalty_params=None,
         max_patterns=10_000,
         random_state=0,
         bias=True,
         solver="auto",
         tol=DEFAULT_TOL,
         max_iter=None,
+        dtype="auto",
         warm_start=False,
         standardize_target=True,
         verbose=False,
@@ -590,12 +715,16 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         self.lam = lam
         self.lam_ratio = lam_ratio
         self.n_gates = n_gates
+        self.gates = gates
+        self.penalty = penalty
+        self.penalty_params = penalty_params
         self.max_patterns = max_patterns
         self.random_state = random_state
         self.bias = bias
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.dtype = dtype
         self.warm_start = warm_start
         self.standardize_target = standardize_target
         self.verbose = verbose
@@ -702,20 +831,25 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         *,
         lam_ratio=CLASSIFIER_LAM_RATIO,
         loss="logistic",
-        n_gates=DEFAULT_N_GATES,
+        n_gates=CLASSIFIER_N_GATES,
+        gates=DEFAULT_GATES,
+        penalty="neuron_group",
+        penalty_params=None,
         max_patterns=10_000,
         random_state=0,
         bias=True,
         solver="auto",
-        tol=DEFAULT_TOL,
+        tol=CLASSIFIER_TOL,
         max_iter=None,
+        dtype="auto",
         warm_start=False,
         verbose=False,
     ):
         super().__init__(
-            formulation, lam, lam_ratio=lam_ratio, loss=loss, n_gates=n_gates,
+            formulation, lam, lam_ratio=lam_ratio, loss=loss, n_gates=n_gates, gates=gates,
+            penalty=penalty, penalty_params=penalty_params,
             max_patterns=max_patterns, random_state=random_state, bias=bias, solver=solver,
-            tol=tol, max_iter=max_iter, warm_start=warm_start, verbose=verbose,
+            tol=tol, max_iter=max_iter, dtype=dtype, warm_start=warm_start, verbose=verbose,
         )
 
     def _validated_Xy(self, X, y, sample_weight):

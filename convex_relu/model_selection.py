@@ -39,6 +39,9 @@ from sklearn.utils.validation import validate_data
 
 from ._validation import InputTypeError, check_n_jobs, check_positive_int
 from .estimators import (
+    CLASSIFIER_N_GATES,
+    CLASSIFIER_TOL,
+    DEFAULT_GATES,
     DEFAULT_N_GATES,
     ConvexReLUClassifier,
     ConvexReLURegressor,
@@ -159,6 +162,9 @@ class _CVMixin:
         # one grid for every fold, from the full training problem (as LassoCV does)
         full = base._problem(Xv, Y, loss, sw, seed)
         lam_max = float(full.lam_max())
+        if not np.isfinite(lam_max):
+            # no finite λ_max (e.g. "l2"): the grid starts at the neuron-group λ_max
+            lam_max = float(full.with_penalty(None).lam_max())
         if isinstance(self.lams, (numbers.Integral, np.integer)):
             if not lam_max > 0:
                 raise ValueError(
@@ -176,6 +182,10 @@ class _CVMixin:
             task = {"X": Xv[tr], "y": Y_tr, "lams": grid}
             if sw is not None:
                 task["sample_weight"] = sw[tr]
+            # the plain estimator's gates, drawn in the fold's coordinates with the seed
+            fold_patterns = base._sampled_patterns(Xv[tr], task.get("sample_weight"), seed)
+            if fold_patterns is not None:
+                task["patterns"] = fold_patterns
             tasks.append(task)
             fold_states.append(state_tr)
         common = {
@@ -188,6 +198,7 @@ class _CVMixin:
             "method": self.solver,
             "tol": float(self.tol),
             "max_iter": self.max_iter,
+            "penalty": base._penalty(),
         }
         paths = path_many(tasks, n_jobs=self.n_jobs, verbose=bool(self.verbose), **common)
 
@@ -266,7 +277,8 @@ _CV_PARAMS_DOC = """
         A tqdm progress bar over the folds.
     tol : float > 0, default=DEFAULT_CV_TOL (1e-4)
         Certified relative gap of every solve (the paths and the refit).
-    formulation, n_gates, max_patterns, bias, solver, max_iter
+    formulation, n_gates, gates, penalty, penalty_params, max_patterns, bias, solver,
+    max_iter, dtype
         As for the plain estimator.
 """
 
@@ -311,12 +323,16 @@ class ConvexReLURegressorCV(_CVMixin, ConvexReLURegressor):
         scoring=None,
         n_jobs=None,
         n_gates=DEFAULT_N_GATES,
+        gates=DEFAULT_GATES,
+        penalty="neuron_group",
+        penalty_params=None,
         max_patterns=10_000,
         random_state=0,
         bias=True,
         solver="auto",
         tol=DEFAULT_CV_TOL,
         max_iter=None,
+        dtype="auto",
         standardize_target=True,
         verbose=False,
     ):
@@ -327,12 +343,16 @@ class ConvexReLURegressorCV(_CVMixin, ConvexReLURegressor):
         self.scoring = scoring
         self.n_jobs = n_jobs
         self.n_gates = n_gates
+        self.gates = gates
+        self.penalty = penalty
+        self.penalty_params = penalty_params
         self.max_patterns = max_patterns
         self.random_state = random_state
         self.bias = bias
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.dtype = dtype
         self.standardize_target = standardize_target
         self.verbose = verbose
 
@@ -376,13 +396,17 @@ class ConvexReLUClassifierCV(_CVMixin, ConvexReLUClassifier):
         scoring=None,
         n_jobs=None,
         loss="logistic",
-        n_gates=DEFAULT_N_GATES,
+        n_gates=CLASSIFIER_N_GATES,
+        gates=DEFAULT_GATES,
+        penalty="neuron_group",
+        penalty_params=None,
         max_patterns=10_000,
         random_state=0,
         bias=True,
         solver="auto",
-        tol=DEFAULT_CV_TOL,
+        tol=CLASSIFIER_TOL,
         max_iter=None,
+        dtype="auto",
         verbose=False,
     ):
         self.formulation = formulation
@@ -393,12 +417,16 @@ class ConvexReLUClassifierCV(_CVMixin, ConvexReLUClassifier):
         self.n_jobs = n_jobs
         self.loss = loss
         self.n_gates = n_gates
+        self.gates = gates
+        self.penalty = penalty
+        self.penalty_params = penalty_params
         self.max_patterns = max_patterns
         self.random_state = random_state
         self.bias = bias
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.dtype = dtype
         self.verbose = verbose
 
     def _y_for_scoring(self, y):

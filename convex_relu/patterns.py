@@ -159,13 +159,19 @@ class Patterns:
             )
 
 
-def _dedupe(masks, gates):
-    """Drop all-zero and duplicate mask columns, keeping the first gate of each."""
-    keep_nonzero = masks.any(axis=0)
-    masks, gates = masks[:, keep_nonzero], gates[:, keep_nonzero]
+def _dedupe(masks, gates, rows=None):
+    """Drop all-zero and duplicate mask columns, keeping the first gate of each.
+
+    ``rows`` (a boolean row selection, e.g. the rows of positive weight): columns are
+    compared on those rows only, so two gates that differ only on rows the loss never
+    sees count as one (as they would with those rows removed).
+    """
+    key = masks if rows is None else masks[rows]
+    keep_nonzero = key.any(axis=0)
+    masks, gates, key = masks[:, keep_nonzero], gates[:, keep_nonzero], key[:, keep_nonzero]
     if masks.shape[1] == 0:
         return masks, gates
-    packed = np.packbits(masks, axis=0)
+    packed = np.packbits(key, axis=0)
     _, first = np.unique(packed, axis=1, return_index=True)
     first = np.sort(first)
     return masks[:, first], gates[:, first]
@@ -187,7 +193,42 @@ def _column_scales(X):
     return np.array([_pow2(v) for v in np.abs(X).max(axis=0)])
 
 
-def sample_patterns(X, n_gates, seed=0, *, bias=False):
+def _weighted_quantiles(T, levels, w):
+    """Column-wise inverted-CDF quantiles: ``out_j = min{t ∈ T[:, j] : F_j(t) ≥ levels_j}``.
+
+    ``F_j`` is the empirical distribution of column ``j`` of ``T`` with row weights
+    ``w`` (uniform when ``None``). With integer weights it is the distribution of the
+    rows repeated, so the quantile is the same as for the repeated data.
+    """
+    n, m = T.shape
+    order = np.argsort(T, axis=0, kind="stable")
+    T_sorted = np.take_along_axis(T, order, axis=0)
+    weights = np.ones(n) if w is None else w
+    cum = np.cumsum(weights[order], axis=0)
+    target = levels * cum[-1]
+    # first sorted position whose cumulative weight reaches the level (rows of
+    # weight zero never reach it first unless tied, and ties share the value)
+    pos = np.minimum((cum < target[None, :]).sum(axis=0), n - 1)
+    return T_sorted[pos, np.arange(m)]
+
+
+def _cuts_between_rows(T, levels, w):
+    """Offsets that cut column ``j`` of ``T`` just below its ``levels_j``-quantile ``v_j``.
+
+    The cut is the midpoint between ``v_j`` and the largest value of a row of positive
+    weight strictly below it (``v_j − 1`` when there is none), so that no row lies on
+    the hyperplane: a gate through a training point would make its pattern, and the
+    predictions on that point, depend on the round-off of ``X̃g``.
+    """
+    v = _weighted_quantiles(T, levels, w)
+    below = T < v[None, :]
+    if w is not None:
+        below &= (w > 0)[:, None]
+    lower = np.where(below, T, -np.inf).max(axis=0)
+    return np.where(np.isfinite(lower), 0.5 * (lower + v), v - 1.0)
+
+
+def sample_patterns(X, n_gates, seed=0, *, bias=False, sample_weight=None, offsets="gaussian"):
     """Sample activation patterns from Gaussian gates in standardised coordinates.
 
     The gates are drawn for the standardised data ``Z = (X − μ)/σ`` (``μ`` the column
@@ -216,12 +257,41 @@ def sample_patterns(X, n_gates, seed=0, *, bias=False):
         Seed of the gate draw (results are deterministic for a seed).
     bias : bool
         Gates act on ``[X, 1]``.
+    offsets : {"gaussian", "data"}
+        How the bias coordinate ``h_b`` of a gate is drawn (only with ``bias``).
+        ``"gaussian"``: ``h_b ~ N(0, 1)`` like the others, so in ``d`` standardised
+        features every hyperplane passes within about ``1/√d`` of the mean.
+        ``"data"``: the hyperplane ``{z : h_xᵀz + h_b = 0}`` cuts the data at a random
+        quantile along its normal: ``h_b = −c_u(Z h_x)`` with ``u_j ~ U(0, 1)`` drawn
+        from a second seeded stream and ``c_u`` the midpoint between the (weighted,
+        inverted-CDF) ``u``-quantile of the projected rows and the next lower value
+        (no training row lies on a hyperplane) — about the law of a hyperplane through
+        a randomly drawn training point, so the gates spread over where the data are. Still nested,
+        scale- and shift-invariant, and integer weights equal repeated rows.
+    sample_weight : array of shape (n,) or None
+        Non-negative row weights; ``μ`` and ``σ`` are then the weighted mean and
+        standard deviation, ``μ = Σ_j w_j x_j / Σ_j w_j``. Integer weights thus
+        give the same gates as the data with rows repeated (and zero weights as
+        the data without those rows), so the standardisation, like the loss,
+        treats a weight as a repetition count.
     """
     X = check_matrix(X, "X")
     n_gates = check_positive_int(n_gates, "n_gates")
     seed = check_seed(seed, "seed")
     bias = check_bool(bias, "bias")
     n, d = X.shape
+    if offsets not in ("gaussian", "data"):
+        raise ValueError(f"offsets must be 'gaussian' or 'data'; got {offsets!r}.")
+    if offsets == "data" and not bias:
+        raise ValueError("offsets='data' places hyperplanes away from the origin and needs bias=True.")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError(
+                f"sample_weight must be None or {n} finite non-negative numbers with a positive "
+                f"sum (one per row of X); got shape {w.shape}."
+            )
     dt = d + int(bias)
     need = n_gates * (n + 8 * dt + 8 * n)  # masks (bool), gates and X̃G (float64)
     if need > SAMPLE_MAX_BYTES:
@@ -233,19 +303,24 @@ def sample_patterns(X, n_gates, seed=0, *, bias=False):
     # neither underflows nor overflows
     col = _column_scales(X)
     Xs = X / col
-    mu_s = Xs.mean(axis=0) if bias else np.zeros(d)
-    sigma_s = Xs.std(axis=0) if bias else np.sqrt((Xs**2).mean(axis=0))
+    mu_s = np.average(Xs, axis=0, weights=w) if bias else np.zeros(d)
+    sigma_s = np.sqrt(np.average((Xs - mu_s) ** 2, axis=0, weights=w))
     sigma_s = np.where(sigma_s > 0, sigma_s, 1.0)
     Z = (Xs - mu_s) / sigma_s
     rng = np.random.default_rng(seed)
     H = rng.standard_normal((n_gates, dt)).T  # column j = row j of the draw: nested
+    if offsets == "data":
+        # a second stream, so that the normals are those of the Gaussian draw and the
+        # levels are nested too
+        levels = np.random.default_rng([seed, 1]).random(n_gates)
+        H[d] = -_cuts_between_rows(Z @ H[:d], levels, w)
     # masks from the standardised coordinates (scale-free); gates mapped back to X̃
     masks = gate_masks(add_bias_column(Z, bias), H)
     G = np.empty_like(H)
     G[:d] = H[:d] / (sigma_s * col)[:, None]
     if bias:
         G[d] = H[d] - (mu_s / sigma_s) @ H[:d]
-    masks, gates = _dedupe(masks, G)
+    masks, gates = _dedupe(masks, G, None if w is None else w > 0)
     if masks.shape[1] == 0:
         raise ValueError(
             "every sampled gate gave an all-zero pattern; X may be all zeros. "

@@ -14,16 +14,28 @@ from convex_relu.certificates import certify
 from convex_relu.estimators import ConvexReLUClassifier, ConvexReLURegressor
 from convex_relu.model_selection import ConvexReLUClassifierCV, ConvexReLURegressorCV
 
-# Every estimator passes every scikit-learn check but one. Why that one is expected to
-# fail: the gates are drawn in the standardised coordinates of the rows of X
-# (patterns.sample_patterns), and repeating rows changes the column means and standard
-# deviations, hence the gates and patterns. Given the same patterns, integer weights and
-# repeated rows give the same problem (tests/test_sample_weight.py).
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "the gate draw follows the (unweighted) column statistics of X, which repeated rows change"
-    ),
+# Every estimator passes every scikit-learn check, and the gated regressor also the
+# sample-weight equivalence check: its gates are drawn in the weighted standardised
+# coordinates and deduplicated on the rows of positive weight, so integer weights give
+# exactly the problem of the repeated rows (tests/test_sample_weight.py). The others
+# fail that check for stated reasons (it compares predictions to rtol 1e-7):
+_SW_EQUIVALENCE = "check_sample_weight_equivalence_on_dense_data"
+_SW_REASONS = {
+    "relu": "zero-weight rows leave the loss but, by design, still define C-ReLU's cone constraints",
+    "classifier": "the default tol (1e-3, float32 iterations) moves predict_proba by ~1e-5, above rtol 1e-7",
+    "cv": "repeating rows changes the cross-validation folds, hence the λ chosen",
 }
+
+
+def _expected_failed(est):
+    if type(est) is ConvexReLURegressor and est.formulation == "gated_relu":
+        return {}
+    if isinstance(est, (ConvexReLURegressorCV, ConvexReLUClassifierCV)):
+        return {_SW_EQUIVALENCE: _SW_REASONS["cv"]}
+    if est.formulation == "relu":
+        return {_SW_EQUIVALENCE: _SW_REASONS["relu"]}
+    return {_SW_EQUIVALENCE: _SW_REASONS["classifier"]}
+
 
 # Few gates keep the ~45 checks per estimator (several fits each) fast.
 ESTIMATORS = [
@@ -38,7 +50,7 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -229,11 +241,19 @@ def _rings(n=200, seed=0):
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
 def test_binary_classifier_learns_a_nonlinear_boundary(formulation, loss):
+    # a linear model scores about 0.6 here; one draw of 60 gates can be unlucky on 50
+    # test points, so the specification is the mean over three seeds of data and gates
+    scores = []
+    for seed in range(3):
+        X, y = _rings(seed=seed)
+        e = ConvexReLUClassifier(formulation=formulation, loss=loss, lam=1e-4, n_gates=60, tol=1e-4,
+                                 random_state=seed)
+        scores.append(e.fit(X[:150], y[:150]).score(X[150:], y[150:]))
+    assert np.mean(scores) > 0.85 and min(scores) > 0.75, scores
     X, y = _rings()
     est = ConvexReLUClassifier(formulation=formulation, loss=loss, lam=1e-4, n_gates=60, tol=1e-4)
     est.fit(X[:150], y[:150])
     assert est.classes_.tolist() == ["in", "out"]
-    assert est.score(X[150:], y[150:]) > 0.85
     f = est.decision_function(X[150:])
     assert f.shape == (50,)
     np.testing.assert_array_equal(est.predict(X[150:]), np.where(f > 0, "out", "in"))
@@ -404,3 +424,57 @@ def test_sample_weight_of_ones_changes_nothing_and_integer_weights_match_duplica
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-9)
     with pytest.raises(ValueError, match="sample_weight"):
         ConvexReLURegressor(n_gates=10).fit(X, y, sample_weight=-np.ones(60))
+
+
+def test_classifier_weights_equal_repeated_rows_at_a_tight_tolerance():
+    # the reason the classifier is listed above is the tolerance alone: tightened, the
+    # weighted fit predicts what the fit on the repeated rows predicts
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    y = np.where(X[:, 0] + X[:, 1] ** 2 > 0.5, "a", "b")
+    w = rng.integers(0, 3, 40)
+    w[0] = 1
+    kw = dict(n_gates=12, tol=1e-10, dtype="float64", solver="rfista")
+    weighted = ConvexReLUClassifier(**kw).fit(X, y, sample_weight=w)
+    repeated = ConvexReLUClassifier(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    Xt = rng.standard_normal((20, 3))
+    np.testing.assert_allclose(weighted.predict_proba(Xt), repeated.predict_proba(Xt), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("penalty,params", [("feature_group", None), ("l1", None), ("l2", None),
+                                            ("group_elastic_net", {"alpha": 0.5})])
+def test_estimators_fit_any_penalty_and_certify_it(penalty, params):
+    # the estimator's problem is the one make_problem builds with that penalty, and its
+    # certificate is that problem's (recomputed here independently of the fit)
+    from convex_relu.certificates import certify
+
+    X, y = _planted(n=80, d=3)
+    est = ConvexReLURegressor(n_gates=15, penalty=penalty, penalty_params=params, tol=1e-6,
+                              solver="rfista").fit(X, y)
+    assert est.problem_.penalty.name == penalty
+    cert = certify(est.problem_, est.weights_)
+    assert cert.relative_gap <= 1e-6 and est.converged_
+    assert cert.primal == pytest.approx(est.objective_, rel=1e-12)
+    # the penalty changes the model: a different optimum from the neuron group's
+    ref = ConvexReLURegressor(n_gates=15, lam=est.lam_, tol=1e-6, solver="rfista").fit(X, y)
+    assert not np.allclose(ref.weights_, est.weights_)
+
+
+def test_feature_group_estimator_drops_irrelevant_features():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 5))
+    y = np.maximum(X[:, 0] + X[:, 1], 0) + 0.01 * rng.standard_normal(150)
+    est = ConvexReLURegressor(n_gates=20, penalty="feature_group", lam_ratio=0.2, tol=1e-6,
+                              solver="rfista").fit(X, y)
+    used = np.abs(est.weights_).sum(axis=(0, 2))[:5] > 1e-9  # (c, d̃, p): rows are features
+    assert used[:2].all() and not used[2:].any()
+
+
+def test_bad_penalty_arguments_are_refused_by_name():
+    X, y = _planted(n=30)
+    with pytest.raises(ValueError, match="penalty"):
+        ConvexReLURegressor(penalty="lasso").fit(X, y)
+    with pytest.raises(TypeError, match="penalty_params"):
+        ConvexReLURegressor(penalty="l1", penalty_params=[("alpha", 1)]).fit(X, y)
+    with pytest.raises(TypeError, match="penalty"):
+        ConvexReLURegressor(penalty="l1", penalty_params={"alpha": 0.5}).fit(X, y)

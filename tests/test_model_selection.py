@@ -7,6 +7,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from convex_relu import ConvexReLUClassifierCV, ConvexReLURegressorCV, regularization_path
 from convex_relu.networks import network_from_weights
+from convex_relu.patterns import sample_patterns
 
 
 def _regression(n=90, d=3, seed=0):
@@ -24,8 +25,12 @@ def _classes(n=90, seed=1):
 
 
 def _fold_prediction(X_tr, Z_tr, X_te, lams, loss, tol=1e-4):
-    """Predictions of every λ of an independent path run on one fold (network outputs)."""
-    path = regularization_path(X_tr, Z_tr, lams, n_gates=12, random_state=0, loss=loss,
+    """Predictions of every λ of an independent path run on one fold (network outputs).
+
+    The gates are the estimators' default: 12 data-placed gates of the fold, seed 0.
+    """
+    gates = sample_patterns(X_tr, 12, 0, bias=True, offsets="data")
+    path = regularization_path(X_tr, Z_tr, lams, patterns=gates, random_state=0, loss=loss,
                                method="rfista", tol=tol)
     return [network_from_weights(path.problem_at(l), path.weights[l]).predict(X_te)
             for l in range(len(lams))]
@@ -60,7 +65,7 @@ def test_classifier_cv_best_lam_and_probabilities_match_hand_computations():
     scores = np.empty((3, 4))
     for f, (tr, te) in enumerate(StratifiedKFold(3).split(X, y)):
         codes = np.where(y[tr] == "out", 1.0, -1.0)
-        preds = _fold_prediction(X[tr], codes, X[te], est.lams_, "logistic")
+        preds = _fold_prediction(X[tr], codes, X[te], est.lams_, "logistic", tol=est.tol)
         scores[f] = [accuracy_score(y[te], np.where(P[:, 0] > 0, "out", "in")) for P in preds]
     np.testing.assert_allclose(est.cv_scores_, scores, rtol=0, atol=1e-12)
     assert est.lam_ == est.lams_[int(np.argmax(scores.mean(axis=0)))]
