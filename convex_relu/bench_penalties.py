@@ -10,6 +10,22 @@ Run ``python -m convex_relu.bench_penalties [--quick]``. Prints one table:
   (``git archive HEAD convex_relu`` unpacked into a temporary package
   ``convex_relu_head``), runs interleaved, one BLAS thread for both.
 
+Peers (C-GReLU rows): scnn's R-FISTA with its ``FeatureGL1``, ``L1`` and ``L2``
+regularisers (:func:`run_scnn`), its weights judged by OUR certificate; the column
+``scnn/ours`` is the same-run ratio of medians. Scalings (checked by comparing scnn's
+own objective with ours at random weights, ``tests/test_penalties.py``):
+
+- ``L1(λ_s)``: ``λ_s‖U‖₁``, so ``λ_s = λ``;
+- ``L2(λ_s)``: scnn's public docstring says ``λ_s Σ‖U_i‖²`` but its internal
+  regulariser and prox use ``(λ_s/2)‖U‖²``, ours ``(λ/2)‖U‖²_F``: ``λ_s = λ``;
+- ``FeatureGL1(λ_s)``: ``√d̃ · λ_s Σ_j ‖U_{:,j,:}‖`` (scnn multiplies by the square
+  root of the last axis of its ``(c, p, d̃)`` weights, ``d̃`` with the bias column):
+  ``λ_s = λ/√d̃``.
+
+scnn has no group elastic net; adelie's worker (:mod:`convex_relu._adelie_worker`)
+solves the group lasso only (``alpha=1``), so the ``group_elastic_net`` rows have no
+peer yet (the worker would need an ``alpha`` input).
+
 A benchmark, not a test: timings depend on the machine (and its load).
 """
 
@@ -64,6 +80,107 @@ def _head_package():
     return importlib.import_module("convex_relu_head")
 
 
+#: our penalty name → (scnn public regulariser class name, λ_s from (λ, d̃))
+SCNN_REGULARIZERS = {
+    "feature_group": ("FeatureGL1", lambda lam, dt: lam / np.sqrt(dt)),
+    "l1": ("L1", lambda lam, dt: lam),
+    "l2": ("L2", lambda lam, dt: lam),
+    "neuron_group": ("NeuronGL1", lambda lam, dt: lam),
+}
+
+
+def scnn_available():
+    """Whether scnn (``pip install pyscnn``) imports here."""
+    try:
+        import lab  # noqa: F401
+        import scnn.regularizers  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _scnn_parts(problem):
+    """scnn's internal C-GReLU model for ``problem`` (our X̃, masks, gates) and the public
+    regulariser with the converted λ (see the module docstring)."""
+    import lab
+    import scnn.regularizers as regs
+    from scnn.private.interface import build_internal_regularizer, set_device
+    from scnn.private.models import ConvexMLP
+
+    if problem.formulation != "gated_relu":
+        raise ValueError("the scnn adapter runs C-GReLU (its R-FISTA) only")
+    name = problem.penalty.name
+    if name not in SCNN_REGULARIZERS:
+        raise ValueError(f"scnn has no regulariser for the {name} penalty")
+    cls_name, conv = SCNN_REGULARIZERS[name]
+    dt = problem.X_tilde.shape[1]
+    public_reg = getattr(regs, cls_name)(float(conv(problem.lam, dt)))
+    set_device("cpu", "float64", 0)
+    Xt, Y, D, G = (lab.tensor(np.ascontiguousarray(a, dtype=np.float64), dtype=lab.get_dtype())
+                   for a in (problem.X_tilde, problem.Y, problem.masks, problem.patterns.gates))
+    model = ConvexMLP(problem.d, D, G, "einsum", regularizer=build_internal_regularizer(public_reg),
+                      c=problem.c)
+    return model, public_reg, (Xt, Y)
+
+
+def scnn_objective(problem, weights):
+    """scnn's own objective of its model at our ``weights`` (c, d̃, p) (for the scaling test)."""
+    import lab
+
+    model, _, (Xt, Y) = _scnn_parts(problem)
+    W = np.swapaxes(np.asarray(weights, dtype=np.float64), -1, -2)  # scnn: (c, p, d̃)
+    model.weights = lab.tensor(np.ascontiguousarray(W), dtype=lab.get_dtype())
+    return float(model.objective(Xt, Y))
+
+
+def run_scnn(problem, tol=1e-6, max_iters=1_000_000):
+    """scnn's R-FISTA on ``problem`` (C-GReLU, penalty feature_group / l1 / l2 / neuron_group).
+
+    Returns ``(weights (c, d̃, p), seconds, certificate)``: the weights judged by OUR
+    :func:`convex_relu.certificates.certify`, never by scnn's own exit status.
+    """
+    import lab
+    from scnn.metrics import Metrics
+    from scnn.models import ConvexGatedReLU
+    from scnn.private.interface import build_metrics_tuple, build_optimizer, get_logger
+    from scnn.solvers import RFISTA
+
+    from .certificates import certify
+
+    model, public_reg, data = _scnn_parts(problem)
+    metrics = Metrics(metric_freq=10**9, objective=False, grad_norm=False, time=False)
+    opt = RFISTA(ConvexGatedReLU(problem.patterns.gates, c=problem.c), max_iters=max_iters, tol=tol)
+    procedure = build_optimizer(opt, public_reg, metrics)
+    t0 = time.perf_counter()
+    _, model, _ = procedure(get_logger("scnn", False), model, lambda m: m, data, data,
+                            build_metrics_tuple(metrics))
+    elapsed = time.perf_counter() - t0
+    W = np.swapaxes(np.asarray(lab.to_np(model.weights), dtype=np.float64), -1, -2)
+    return W, elapsed, certify(problem, W)
+
+
+#: scnn's own tolerances tried, loosest first, until OUR certified gap meets the target
+SCNN_TOLS = (1e-6, 1e-8, 1e-10, 1e-12)
+
+
+def scnn_time_to_gap(problem, gap=1e-6, repeats=3, tols=SCNN_TOLS):
+    """Median seconds of scnn's R-FISTA at the loosest of its tolerances ``tols`` whose
+    weights OUR certificate puts within relative gap ``gap`` (every repeat must meet it).
+
+    Returns ``(seconds, scnn_tol, worst_gap, met)``; when no tolerance meets ``gap`` the
+    last one's time and gap are returned with ``met = False``.
+    """
+    out = None
+    for t in tols:
+        runs = [run_scnn(problem, tol=t) for _ in range(repeats)]
+        secs = statistics.median(r[1] for r in runs)
+        worst = max(r[2].relative_gap for r in runs)
+        out = (secs, t, worst, bool(worst <= gap))
+        if out[3]:
+            break
+    return out
+
+
 def _lam(prob, n_gates_prob):
     lm = prob.lam_max()
     if not np.isfinite(lm):
@@ -81,7 +198,7 @@ def _time(fn, repeats):
     return statistics.median(out), ok
 
 
-def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout):
+def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout, scnn=True):
     from threadpoolctl import threadpool_limits
 
     from . import solve
@@ -89,7 +206,9 @@ def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout):
 
     head = _head_package()
     lines = []
-    hdr = f"{'row (n×d×gates, loss)':28s} {'penalty':18s} {'C-GReLU R-FISTA':>16s} {'C-ReLU':>18s} {'NG new/old':>11s}"
+    use_scnn = scnn and scnn_available()
+    hdr = (f"{'row (n×d×gates, loss)':28s} {'penalty':18s} {'C-GReLU R-FISTA':>16s} "
+           f"{'scnn (its tol)':>22s} {'scnn/ours':>9s} {'C-ReLU':>18s} {'NG new/old':>11s}")
     print(hdr, file=stream)
     print("-" * len(hdr), file=stream)
     with threadpool_limits(1), warnings.catch_warnings():
@@ -103,6 +222,16 @@ def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout):
                                   n_gates=g, seed=0, penalty=pen, penalty_params=params)
                 pg = pg.with_lam(_lam(pg, g))
                 tg, okg = _time(lambda: solve(pg, "rfista", tol=tol), repeats)
+                cell_s, ratio_s = "-", ""
+                if use_scnn and pen in SCNN_REGULARIZERS and loss == "squared":
+                    try:
+                        ts_med, t_s, worst, met = scnn_time_to_gap(pg, tol, repeats)
+                        cell_s = f"{ts_med:.3f}s @{t_s:.0e}" + ("" if met else f" NC {worst:.0e}")
+                        ratio_s = f"{ts_med / tg:.2f}" if met and okg else ""
+                    except Exception as exc:  # reported, not hidden
+                        cell_s = f"failed ({type(exc).__name__})"
+                elif pen == "group_elastic_net":
+                    cell_s = "no peer (TODO)"
                 cell_r = "-"
                 if relu and n * g <= RELU_MAX_SIZE:
                     pr = pg.relu_problem()
@@ -125,12 +254,15 @@ def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout):
                         t = time.perf_counter(); solve(pg, "rfista", tol=tol); new.append(time.perf_counter() - t)
                     ratio = f"{statistics.median(new) / statistics.median(old):.3f}"
                 line = (f"{tag:28s} {pen:18s} {f'{tg:.3f}s' + ('' if okg else ' (NC)'):>16s} "
-                        f"{cell_r:>18s} {ratio:>11s}")
+                        f"{cell_s:>22s} {ratio_s:>9s} {cell_r:>18s} {ratio:>11s}")
                 print(line, file=stream)
                 lines.append(line)
     print("times: median seconds to a certified relative gap "
           f"{tol:g} (NC: not certified), λ = {LAM_FRAC}·λ_max (l2: of the neuron group), "
-          "1 BLAS thread; NG new/old: same-run median ratio against git HEAD.", file=stream)
+          "1 BLAS thread; NG new/old: same-run median ratio against git HEAD; scnn: its "
+          "R-FISTA at the loosest of its tolerances (@) whose weights OUR certificate puts "
+          f"within {tol:g} (NC: none did; worst gap shown), squared-loss rows; scnn/ours the "
+          "same-run ratio of medians.", file=stream)
     return lines
 
 
@@ -139,8 +271,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny rows only")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-relu", action="store_true")
+    ap.add_argument("--no-scnn", action="store_true", help="skip the scnn peer")
     a = ap.parse_args(argv)
-    run(QUICK_ROWS if a.quick else ROWS, repeats=a.repeats, relu=not a.no_relu)
+    run(QUICK_ROWS if a.quick else ROWS, repeats=a.repeats, relu=not a.no_relu, scnn=not a.no_scnn)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,12 @@ The levels, from strongest to weakest (:data:`LEVELS`):
 ``gated_optimum``
     C-GReLU with the gap met: the optimal gated ReLU model for these gates (a
     convex relaxation of ReLU training, not a ReLU network's optimum).
+``convex_optimum``
+    The gap is met but the problem's penalty has no exact non-convex equivalent
+    (``problem.penalty.network_equivalent`` is false: feature group, L1, L2, group
+    elastic net): the weights are the certified optimum of the convex program with
+    that penalty, and nothing is claimed about weight-decay training of a network.
+    Every network-level claim above requires ``network_equivalent``.
 ``within_gap``
     A valid certificate whose relative gap exceeds ``tol`` but is below 100 %: the
     sentence says how far from optimal the model is proven to be, and over what.
@@ -62,12 +68,13 @@ LEVELS = (
     "one_output_per_neuron",
     "optimal_over_patterns",
     "gated_optimum",
+    "convex_optimum",
     "within_gap",
     "no_claim",
 )
 
 #: Levels at which the certified relative gap met the tolerance.
-OPTIMAL_LEVELS = LEVELS[:4]
+OPTIMAL_LEVELS = LEVELS[:5]
 
 
 @dataclass(frozen=True)
@@ -311,6 +318,21 @@ def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=Non
     elif "fell back" in note:
         lam_note = f" The dual bound: {note}."
 
+    # --- a penalty whose convex program is no network's training problem ----------------
+    pen = getattr(problem, "penalty", None)
+    equivalent = bool(getattr(pen, "network_equivalent", True)) if pen is not None else True
+    if not equivalent:
+        pname = str(getattr(pen, "name", type(pen).__name__))
+        program = f"the convex {'C-GReLU' if gated else 'C-ReLU'} program with the {pname} penalty"
+        scope = ("" if gated or complete else " over these activation patterns")
+        caveat = (f"The {pname} penalty has no exact non-convex equivalent, so this is not a "
+                  "claim about weight-decay training of a network.")
+        best = f"the optimum of {program}{scope}"
+        if met:
+            sentence = (f"{Subject} is the certified optimum of {program}{scope} ({evidence}). "
+                        f"{caveat}")
+            return make("convex_optimum", sentence + lam_note, gap, rel)
+        tail = caveat if rel < 1.0 else ""
     # --- optimal at the requested tolerance ---------------------------------------------
     if met:
         if gated:
@@ -336,7 +358,10 @@ def claim(problem, certificate, *, tol, formulation=None, dropped=0, subject=Non
 
     # --- only a bound -----------------------------------------------------------------------
     pct = describe_percent(rel)
-    tail = "" if gated or complete else f" Even at its optimum it is optimal over these patterns only: {why}."
+    if equivalent:
+        tail = "" if gated or complete else f" Even at its optimum it is optimal over these patterns only: {why}."
+    else:
+        tail = " " + tail if tail else ""
     if rel < 1.0:
         sentence = (f"Not proven optimal: the certificate proves only that {subject} is within "
                     f"{pct} of {best} (certified gap {gap:.3g}; {evidence}).{tail}")

@@ -44,6 +44,35 @@ class CLIError(Exception):
     """An expected failure reported as a message (exit status 2)."""
 
 
+#: ``--penalty`` choices: the names of :data:`convex_relu.penalties.PENALTIES` (kept here
+#: so that building the parser imports no numerical module; a test checks they agree)
+PENALTY_NAMES = ("neuron_group", "feature_group", "l1", "l2", "group_elastic_net")
+
+
+def _penalty_args(args):
+    """``(name, params)`` from ``--penalty``/``--alpha``, validated before any work."""
+    name = getattr(args, "penalty", "neuron_group") or "neuron_group"
+    alpha = getattr(args, "alpha", None)
+    if name not in PENALTY_NAMES:
+        raise CLIError(f"--penalty must be one of {', '.join(PENALTY_NAMES)}; got {name!r}")
+    if alpha is None:
+        return name, {}
+    if name != "group_elastic_net":
+        raise CLIError(f"--alpha applies only to --penalty group_elastic_net; got --penalty {name}")
+    if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+        raise CLIError(f"--alpha must be a number in [0, 1]; got {alpha!r}")
+    return name, {"alpha": float(alpha)}
+
+
+def _penalty_report(problem):
+    """The penalty of ``problem`` for the JSON report: name, parameters, equivalence."""
+    pen = problem.penalty
+    params = {k: float(v) for k, v in vars(pen).items()
+              if k == "alpha" and isinstance(v, (int, float, np.floating))}
+    return {"penalty": pen.name, "penalty_params": params,
+            "network_equivalent": bool(pen.network_equivalent)}
+
+
 def _add_data_args(p):
     p.add_argument("data", nargs="?", default=None,
                    help="CSV file of numbers, last column the target (a header line is skipped). "
@@ -59,6 +88,14 @@ def _add_data_args(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled gates")
     p.add_argument("--max-patterns", type=int, default=20_000,
                    help="refuse to enumerate more patterns than this (default 20000)")
+    p.add_argument("--penalty", default="neuron_group", choices=PENALTY_NAMES,
+                   help="the penalty R of the convex program (default neuron_group, the only "
+                        "one with an exact non-convex equivalent: weight decay). Scalings: "
+                        "neuron_group λΣ_i‖u_i‖, feature_group λΣ_j‖U_j,·‖, l1 λ‖U‖₁, "
+                        "l2 (λ/2)‖U‖², group_elastic_net λ(αΣ_i‖u_i‖ + (1−α)/2‖U‖²)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="group_elastic_net only: the weight α in [0, 1] of the group part "
+                        "(default 0.5)")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
 
 
@@ -93,10 +130,12 @@ def _load(args):
 def _problem(args, X, y):
     from .problems import make_problem
 
+    name, params = _penalty_args(args)
     try:
         return make_problem(
             X, y, formulation=args.formulation, lam=args.lam, loss=args.loss, bias=args.bias,
             n_gates=args.n_gates, seed=args.seed, max_patterns=args.max_patterns,
+            penalty=name, penalty_params=params or None,
         )
     except (ValueError, TypeError) as exc:
         hint = " (on the command line: --n-gates N samples N gates)" if "max_patterns" in str(exc) else ""
@@ -147,6 +186,10 @@ def _global_report(args, X, y, desc, arrangement, gap_tol):
     from .networks import network_from_weights
     from .pricing import solve_global
 
+    if _penalty_args(args)[0] != "neuron_group":
+        raise CLIError(f"--penalty {args.penalty}: the arrangement has {arrangement.bound} chambers "
+                       f"(more than --max-patterns {args.max_patterns}) and pattern pricing supports "
+                       "only the neuron_group penalty; raise --max-patterns or sample --n-gates")
     if not args.lam > 0:
         raise CLIError(f"--lam must be > 0 to price {arrangement.bound} chambers (more than "
                        f"--max-patterns {args.max_patterns}); got {args.lam!r}")
@@ -225,6 +268,7 @@ def _global_report(args, X, y, desc, arrangement, gap_tol):
         "pattern_time_s": 0.0,
         "lam": problem.lam,
         "lam_max": problem.lam_max(),
+        **_penalty_report(problem),
         "solver": "column generation: " + ", ".join(sorted({r.method for r in res.rounds})),
         "solver_status": res.status,
         "solver_tol": gap_tol,
@@ -267,6 +311,7 @@ def _certify_report(args):
 
     tol = _check_positive(args.tol, "--tol")
     gap_tol = _check_positive(args.gap_tol, "--gap-tol")
+    _penalty_args(args)  # before loading anything
     X, y, desc = _load(args)
     if isinstance(args.max_rounds, bool) or args.max_rounds < 1:
         raise CLIError(f"--max-rounds must be a positive integer; got {args.max_rounds!r}")
@@ -287,11 +332,14 @@ def _certify_report(args):
     # the network reported is built from the weights the certificate was evaluated at
     # (for C-ReLU: repaired onto the cones), after a clean-up of interior-point dust,
     # unless the clean-up costs the certificate (then the raw solution is reported)
-    raw_cert = certify(problem, sol.weights)
+    # the solver's cone multipliers tighten the bound of the non-radial penalties of
+    # C-ReLU (certify ignores them otherwise); any non-negative values give a valid bound
+    duals = getattr(sol, "duals", None)
+    raw_cert = certify(problem, sol.weights, multipliers=duals)
     with warnings.catch_warnings(record=True) as cleanup_warnings:
         warnings.simplefilter("always")
         cleaned = cleanup_solution(sol)
-    cert = certify(problem, cleaned.weights)
+    cert = certify(problem, cleaned.weights, multipliers=getattr(cleaned, "duals", duals))
     cleanup_info = dict(cleaned.info.get("cleanup", {}))
     used = "cleaned"
     # keep the clean-up unless it costs the certificate: it misses --gap-tol and is
@@ -308,9 +356,14 @@ def _certify_report(args):
                                                              else sol.weights)
     net = network_from_weights(problem, weights)
     net_obj = float(net.objective(problem.X, problem.Y, problem.lam, problem.loss))
-    # the claim is about the network: its own objective, if (by round-off) above the convex one
+    # the claim is about the network: its own objective, if (by round-off) above the convex
+    # one. Only for a penalty whose convex program IS weight-decay training: otherwise the
+    # network's weight-decay objective is another function, not evidence about this program
+    equivalent = bool(problem.penalty.network_equivalent)
+    if not equivalent:
+        net_obj = float("nan")
     evidence = cert
-    if math.isfinite(net_obj) and net_obj > cert.primal:
+    if equivalent and math.isfinite(net_obj) and net_obj > cert.primal:
         import dataclasses
 
         evidence = dataclasses.replace(cert, primal=net_obj, gap=net_obj - cert.dual)
@@ -332,6 +385,7 @@ def _certify_report(args):
         "pattern_time_s": pattern_time,
         "lam": problem.lam,
         "lam_max": problem.lam_max(),
+        **_penalty_report(problem),
         "solver": sol.solver,
         "solver_status": _own_status(sol),
         "solver_tol": tol,
@@ -350,7 +404,7 @@ def _certify_report(args):
         "weights_reported": used,
         "cleanup": cleanup_info,
         "network_width": net.width,
-        "network_objective": net_obj,
+        "network_objective": net_obj if equivalent else None,
         "claim_level": verdict.level,
         "claim": verdict.sentence,
     }
@@ -377,7 +431,9 @@ def _print_certify(report):
         f"{', complete' if report['patterns_complete'] else ', not complete'}, "
         f"{report['pattern_time_s']:.2f} s)",
         f"program       {'C-ReLU' if report['formulation'] == 'relu' else 'C-GReLU'}, "
-        f"λ = {report['lam']:g} (λ_max = {report['lam_max']:.4g})",
+        f"λ = {report['lam']:g} (λ_max = {report['lam_max']:.4g}), penalty "
+        f"{report.get('penalty', 'neuron_group')}"
+        f"{''.join(f', {k} = {v:g}' for k, v in report.get('penalty_params', {}).items())}",
         f"solver        {report['solver']}: reported {report['solver_status']} (evidence only), "
         f"{report['iterations']} iterations, compile {report['compile_time_s']:.2f} s, "
         f"solve {report['solve_time_s']:.2f} s",
@@ -395,9 +451,11 @@ def _print_certify(report):
                      f"maximum violation {pr['max_violation']:.9f} (dual constraint / λ, before scaling)")
     if "skipped" in report.get("cleanup", {}):
         lines.append(f"clean-up      {report['cleanup']['skipped']}")
+    own = report["network_objective"]
     lines += [
         f"network       width {report['network_width']}, own objective "
-        f"{report['network_objective']:.10g}",
+        + (f"{own:.10g}" if isinstance(own, float) and math.isfinite(own) else
+           "— (this penalty has no exact non-convex equivalent)"),
         "",
         report["claim"],
     ]
@@ -486,6 +544,7 @@ def cmd_crosscheck(args):
         raise CLIError(f"--exact-retries must be an integer >= 0; got {args.exact_retries}")
     if args.max_iter is not None and args.max_iter < 1:
         raise CLIError(f"--max-iter must be an integer >= 1; got {args.max_iter}")
+    _penalty_args(args)  # before loading anything
     X, y, desc = _load(args)
     problem = _problem(args, X, y)
     try:
@@ -499,9 +558,13 @@ def cmd_crosscheck(args):
     if args.json:
         out = report.to_dict()
         out["data"] = desc
+        out.update(_penalty_report(problem))
         print(json.dumps(out, indent=2, default=_json_default))
     else:
         print(f"data: {desc}")
+        pr = _penalty_report(problem)
+        print(f"penalty: {pr['penalty']}"
+              + "".join(f", {k} = {v:g}" for k, v in pr["penalty_params"].items()))
         print(report)
     return EXIT_OK if report.passed else EXIT_NOT_CERTIFIED
 

@@ -243,6 +243,28 @@ def _default_fast(problem):
     return "rfista" if problem.formulation == "gated_relu" else "al"
 
 
+def fast_support(problem, method=None):
+    """``(supported, reason)``: whether the first-order ``method`` (default the
+    formulation's: R-FISTA for C-GReLU, the AL for C-ReLU) solves ``problem`` with its
+    penalty. R-FISTA takes every penalty (it asks the penalty for its prox); the AL
+    only the radial, neuron-separable ones (:func:`convex_relu.augmented_lagrangian.al_supports`:
+    neuron_group, l2, group_elastic_net), so C-ReLU with ``l1`` or ``feature_group``
+    has no fast method to compare with the exact one."""
+    method = _default_fast(problem) if method in (None, "auto") else method
+    pen = getattr(problem, "penalty", None)
+    name = getattr(pen, "name", "neuron_group")
+    if method == "al" and problem.formulation == "relu":
+        from .augmented_lagrangian import al_supports
+
+        if not al_supports(pen):
+            return False, (f"the fast method 'al' (augmented Lagrangian) does not support the "
+                           f"{name} penalty on C-ReLU (it needs a radial penalty: neuron_group, "
+                           "l2, group_elastic_net), so there is no fast solution to cross-check; "
+                           "certify the exact solution alone, or use the gated program "
+                           "(R-FISTA supports every penalty)")
+    return True, f"{method} supports the {name} penalty"
+
+
 def objective_floor(problem):
     """The absolute floor ``F`` of the objective comparisons (see the module docstring).
 
@@ -329,6 +351,9 @@ def _obtain(problem, spec, which, *, tol, max_iter, exact_tol=None, retries=0, f
         spec = _default_fast(problem)
     if not isinstance(spec, str):
         raise ValueError(f"fast must be None, 'auto', a method name or a Solution; got {spec!r}.")
+    ok, why = fast_support(problem, spec)
+    if not ok:
+        raise ValueError(f"fast={spec!r}: {why}.")
     from .solvers import solve
 
     kwargs = {"method": spec, "tol": tol}
@@ -468,6 +493,11 @@ def crosscheck(
     floor = objective_floor(problem) if floor is None else _positive("floor", floor, allow_zero=True)
     t_all = time.perf_counter()
 
+    if fast is None or isinstance(fast, str):
+        # refuse before the (costly) exact solve when the fast method cannot run
+        ok, why = fast_support(problem, fast)
+        if not ok:
+            raise ValueError(f"fast={fast!r}: {why}.")
     exact_sol, exact_how, exact_log = _obtain(
         problem, exact, "exact", tol=tol, max_iter=None, exact_tol=exact_tol,
         retries=int(exact_retries), floor=floor,
@@ -476,7 +506,17 @@ def crosscheck(
 
     t0 = time.perf_counter()
     sols = {"fast": fast_sol, "exact": exact_sol}
-    certs = {k: certify(problem, problem.check_weights(s.weights, f"{k} weights")) for k, s in sols.items()}
+    # each solver's cone multipliers (C-ReLU) make the bound of the non-radial penalties
+    # tight; certify ignores them where a closed form exists, and any γ >= 0 is valid
+    def _cert(k, s):
+        W = problem.check_weights(s.weights, f"{k} weights")
+        m = _duals(problem, s) if not getattr(problem.penalty, "radial", True) else None
+        return certify(problem, W) if m is None else certify(problem, W, multipliers=m)
+
+    certs = {k: _cert(k, s) for k, s in sols.items()}
+    pen = getattr(problem, "penalty", None)
+    pen_name = getattr(pen, "name", "neuron_group")
+    neuron_group = pen_name == "neuron_group"
     lines = []
 
     # the solutions belong to this problem -------------------------------------------
@@ -574,6 +614,29 @@ def crosscheck(
 
     best = "fast" if D["fast"] >= D["exact"] else "exact"
     r_best = radius[best]
+    if neuron_group:
+        _gap_safe(problem, certs, best, r_best, norms, negligible, floor, active_tol, sols, lines)
+    else:
+        lines.append(_check("inactive groups (gap-safe)", 0.0, None, required=False,
+                            detail=f"not available for the {pen_name} penalty (the screening "
+                                   "rule c_g + L_g r < λ is the neuron-group one)"))
+    _cone_lines(problem, sols, norms, negligible, P, floor, feas_tol, lines)
+    return _finish(problem, sols, certs, lines, fast_sol, exact_sol, fast_how, exact_how, t0, t_all,
+                   bound and neuron_group, bound_exact_relu, tol, rtol, active_tol, feas_tol, floor,
+                   pen_name, bound)
+
+
+def _duals(problem, sol):
+    if problem.formulation != "relu":
+        return None
+    d = getattr(sol, "duals", None)
+    if d is None:
+        return None
+    d = np.asarray(d, dtype=float)
+    return d if d.shape == (2, problem.n, problem.c, problem.p) else None
+
+
+def _gap_safe(problem, certs, best, r_best, norms, negligible, floor, active_tol, sols, lines):
     cvals = np.asarray(_constraint_values(problem, certs[best].dual_point))
     L = _pattern_lipschitz(problem)  # (p,)
     screened = cvals + L * r_best < problem.lam  # (c, p) or (2, c, p)
@@ -592,6 +655,8 @@ def crosscheck(
                       + (f"; {' and '.join(exempt)} exempt (objective <= F)" if exempt else ""))
     )
 
+
+def _cone_lines(problem, sols, norms, negligible, P, floor, feas_tol, lines):
     # cone feasibility ------------------------------------------------------------------
     if problem.formulation == "relu":
         R = float(np.linalg.norm(problem.X_tilde, axis=1).max())
@@ -608,6 +673,11 @@ def crosscheck(
                     _check(f"{key}: cone violation", rel, feas_tol,
                            detail=f"relative; absolute {viol:.2e}")
                 )
+
+
+def _finish(problem, sols, certs, lines, fast_sol, exact_sol, fast_how, exact_how, t0, t_all,
+            bound, bound_exact_relu, tol, rtol, active_tol, feas_tol, floor, pen_name, bound_asked):
+    from .claims import claim as make_claim
 
     # times -----------------------------------------------------------------------------
     times = {
@@ -648,6 +718,10 @@ def crosscheck(
                           f"p_CD = {bound_report.p_cd:.10g}, weights of the {best_gap} solution")
         )
         times["bound"] = time.perf_counter() - t0
+    elif bound_asked and problem.formulation == "gated_relu":
+        lines.append(_check("bound: cone decomposition", 0.0, None, required=False,
+                            detail=f"not available for the {pen_name} penalty (the bound is "
+                                   "derived for the neuron-group program)"))
     times["total"] = time.perf_counter() - t_all
 
     # the claim: of the better-certified solution, judged at tol --------------------------

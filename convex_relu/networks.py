@@ -286,6 +286,16 @@ def network_from_weights(problem, weights, *, prune_tol=0.0):
     -------
     ReLUNetwork or GatedReLUNetwork
         Multi-output: each neuron feeds one output (block-diagonal second layer).
+
+    Notes
+    -----
+    The network's predictions equal the convex model's for every penalty (the mapping
+    does not involve ``R``). Its weight-decay objective (:meth:`ReLUNetwork.objective`)
+    equals the convex objective only for a penalty with ``network_equivalent`` (the
+    neuron group); for the others (feature group, L1, L2, group elastic net) the convex
+    program has no exact non-convex equivalent, and the network is only a way to
+    evaluate the convex model (see :mod:`convex_relu.penalties` and
+    :func:`convex_relu.claims.claim`).
     """
     if getattr(problem, "formulation", None) not in ("relu", "gated_relu"):
         raise InputTypeError(

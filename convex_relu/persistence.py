@@ -113,9 +113,11 @@ __all__ = ["save", "load", "read_metadata", "trusted_types", "get_untrusted_type
 FORMAT_NAME = "convex_relu"
 #: Written by this version. 2 added scikit-learn estimators (``__sklearn__`` nodes),
 #: slices, dtypes and numpy scalars, and estimator files without training data.
-FORMAT_VERSION = 2
-#: Versions this version reads (a version-1 file is a version-2 file without the new nodes).
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: 3 added penalties (``{"__penalty__": name, "params": {...}}`` nodes and a problem's
+#: ``penalty`` field); a version-2 reader would silently ignore a problem's penalty, hence
+#: the new number. Versions this version reads (each older one lacks only the new nodes).
+READABLE_VERSIONS = (1, 2, 3)
 SCALING_CONVENTION = (
     "loss/(n*c), lambda not divided by n: squared loss ||Yhat - Y||_F^2 / (2 n c), logistic "
     "loss (1/(n c)) sum log(1 + exp(-y yhat)); regulariser lambda * sum of group norms; "
@@ -372,6 +374,9 @@ class _Encoder:
             if dt.kind not in _ALLOWED_DTYPE_KINDS:
                 raise TypeError(f"{where}: the dtype {dt} cannot be saved.")
             return {"__dtype__": dt.str, "scalar_type": not isinstance(obj, np.dtype)}
+        penalty_node = _penalty_node(obj, where)
+        if penalty_node is not None:
+            return penalty_node
         type_name = _type_name(obj)
         if type_name is None:
             if _is_sklearn_estimator_class(type(obj)):
@@ -436,6 +441,8 @@ class _Encoder:
             # the user's sample weights (None when unweighted); older files lack the key
             "sample_weight": None if getattr(problem, "sample_weight", None) is None
             else self.array(problem.sample_weight, f"{where}.sample_weight"),
+            # the penalty by name and parameters (rebuilt from the registry on load)
+            "penalty": self.encode(getattr(problem, "penalty", None), f"{where}.penalty"),
         }
 
     def _estimator_fields(self, est, where):
@@ -510,6 +517,8 @@ class _Decoder:
             return dt.type if node.get("scalar_type") else dt
         if "__sklearn__" in node:
             return self._sklearn(node, where)
+        if "__penalty__" in node:
+            return _penalty_from_node(node, where)
         if "__repr__" in node:
             return {"__repr__": node["__repr__"]}
         if "__dict_items__" in node:
@@ -571,6 +580,8 @@ class _Decoder:
             loss=fields["loss"],
             bias=fields["bias"],
             sample_weight=self.decode(fields.get("sample_weight"), f"{where}.sample_weight"),
+            penalty=_checked_penalty(self.decode(fields.get("penalty"), f"{where}.penalty"),
+                                     f"{where}.penalty"),
         )
 
     def _estimator(self, cls, fields, where):
@@ -776,6 +787,73 @@ def _check_fitted_estimator(obj):
             f"cannot save an unfitted {type(obj).__name__}: call fit before save "
             "(there is no network to save)."
         )
+
+
+# ---------------------------------------------------------------------------
+# penalties: stored by registry name and constructor parameters, never as code
+# ---------------------------------------------------------------------------
+
+
+def _penalty_params(pen):
+    """The constructor parameters of a penalty (``{"alpha": 0.5}``), read from its attributes."""
+    import inspect
+
+    init = type(pen).__init__
+    if init is object.__init__:
+        return {}
+    names = [q.name for q in inspect.signature(init).parameters.values()
+             if q.name != "self" and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
+    return {k: getattr(pen, k) for k in names}
+
+
+def _penalty_node(obj, where):
+    """``{"__penalty__": name, "params": {...}}`` for a registered penalty; ``None`` for
+    anything that is not a Penalty; TypeError for a penalty outside the registry (its
+    code could be rebuilt only by unpickling, which this format never does)."""
+    from .penalties import PENALTIES, Penalty
+
+    if not isinstance(obj, Penalty):
+        return None
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or PENALTIES.get(name) is not type(obj):
+        raise TypeError(
+            f"{where}: the penalty {obj!r} ({type(obj).__module__}.{type(obj).__qualname__}) is "
+            f"not in convex_relu.penalties.PENALTIES {sorted(PENALTIES)}; only registered "
+            "penalties can be saved (by name and parameters)."
+        )
+    params = _penalty_params(obj)
+    for k, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, str, np.integer, np.floating)):
+            raise TypeError(f"{where}: penalty parameter {k}={v!r} is not a number or string.")
+    return {"__penalty__": name,
+            "params": {k: (v if isinstance(v, str) else float(v)) for k, v in params.items()}}
+
+
+def _penalty_from_node(node, where):
+    from .penalties import PENALTIES, get_penalty
+
+    name, params = node.get("__penalty__"), node.get("params", {})
+    if set(node) - {"__penalty__", "params"}:
+        raise ValueError(f"{where}: malformed penalty node {sorted(node)}")
+    if not isinstance(name, str) or name not in PENALTIES:
+        raise ValueError(f"{where}: unknown penalty {name!r}; this version knows {sorted(PENALTIES)}")
+    if not isinstance(params, dict) or not all(
+            isinstance(k, str) and k.isidentifier() and not k.startswith("_")
+            and not isinstance(v, bool) and isinstance(v, (int, float, str))
+            for k, v in params.items()):
+        raise ValueError(f"{where}: malformed parameters of penalty {name!r}")
+    try:
+        return get_penalty(name, **params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _checked_penalty(pen, where):
+    from .penalties import Penalty
+
+    if pen is not None and not isinstance(pen, Penalty):
+        raise ValueError(f"{where}: expected a penalty node; got {type(pen).__name__}")
+    return pen
 
 
 def save(obj, path, *, include_data=None):

@@ -304,3 +304,105 @@ def test_bad_arguments(complete):
     with pytest.raises(ValueError, match="width"):
         claim(problem, cert, tol=TOL, width=-2)
     assert set(OPTIMAL_LEVELS) < set(LEVELS)
+
+
+# ---------------------------------------------------------------------------------------
+# penalties without an exact non-convex equivalent (issue 13)
+# ---------------------------------------------------------------------------------------
+
+_OTHER_PENALTIES = [("feature_group", None), ("l1", None), ("l2", None),
+                    ("group_elastic_net", {"alpha": 0.5})]
+
+
+def _loop_relu_penalty(problem, name, params):
+    """C-ReLU with penalty ``name`` by CVXPY, written from the README's scalings with loops:
+    λ(R(V) + R(W)), V and W of shape (c, d̃, p)."""
+    Xt, Y, M = problem.X_tilde, problem.Y, problem.masks
+    n, dt = Xt.shape
+    c, p, s = Y.shape[1], M.shape[1], problem.s
+    V = [[cp.Variable(dt) for _ in range(p)] for _ in range(c)]
+    W = [[cp.Variable(dt) for _ in range(p)] for _ in range(c)]
+    cons, loss = [], 0
+    for k in range(c):
+        pred = 0
+        for i in range(p):
+            sign = 2 * M[:, i] - 1
+            pred = pred + cp.multiply(M[:, i], Xt @ (V[k][i] - W[k][i]))
+            cons += [cp.multiply(sign, Xt @ V[k][i]) >= 0, cp.multiply(sign, Xt @ W[k][i]) >= 0]
+        loss = loss + cp.sum_squares(pred - Y[:, k]) / (2 * s)
+
+    def R(U):
+        if name == "feature_group":
+            return sum(cp.norm(cp.hstack([U[k][i][j] for k in range(c) for i in range(p)]), 2)
+                       for j in range(dt))
+        if name == "l1":
+            return sum(cp.norm(U[k][i], 1) for k in range(c) for i in range(p))
+        if name == "l2":
+            return sum(0.5 * cp.sum_squares(U[k][i]) for k in range(c) for i in range(p))
+        a = params["alpha"]
+        return sum(a * cp.norm(U[k][i], 2) + 0.5 * (1 - a) * cp.sum_squares(U[k][i])
+                   for k in range(c) for i in range(p))
+
+    prob = cp.Problem(cp.Minimize(loss + problem.lam * (R(V) + R(W))), cons)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+    weights = np.zeros((2, c, dt, p))
+    for k in range(c):
+        for i in range(p):
+            weights[0, k, :, i] = V[k][i].value
+            weights[1, k, :, i] = W[k][i].value
+    return float(prob.value), weights
+
+
+@pytest.mark.parametrize("name,params", _OTHER_PENALTIES)
+def test_non_equivalent_penalty_claims_only_the_convex_optimum(name, params):
+    X, y = _data()
+    problem = make_problem(X, y, formulation="relu", lam=0.05, bias=True, penalty=name,
+                           penalty_params=params)
+    assert problem.patterns.method == "enumerated" and not problem.penalty.network_equivalent
+    from convex_relu.cvx import solve_exact
+
+    p_star, W = _loop_relu_penalty(problem, name, params)
+    # the certificate with the exact solve's cone multipliers (certify(problem, W) alone
+    # is loose for the non-radial penalties of C-ReLU: see the report of issue 13)
+    cert = solve_exact(problem, tol=1e-10).certificate
+    cl = claim(problem, cert, tol=TOL)
+    assert cl.level == "convex_optimum", cl.sentence
+    assert cl.optimal and cl.level in OPTIMAL_LEVELS
+    assert "no exact non-convex equivalent" in cl.sentence
+    assert f"convex C-ReLU program with the {name} penalty" in cl.sentence
+    assert "global optimum" not in cl.sentence and "any width" not in cl.sentence
+    # true: the certified primal is the independent p* (our objective = the loop's)
+    assert abs(cl.primal - p_star) <= 1e-6 * abs(p_star)
+    # the same weights under the neuron-group problem would be judged by another program
+    # entirely: with a far worse perturbation, only a bound is claimed, still without the
+    # network sentence
+    rng = np.random.default_rng(0)
+    cl2 = claim(problem, certify(problem, W * (1 + 0.3 * rng.standard_normal(W.shape))), tol=TOL)
+    assert cl2.primal > p_star
+    assert cl2.level in ("within_gap", "no_claim"), cl2.sentence
+    assert "any width" not in cl2.sentence and "global optimum" not in cl2.sentence
+    if cl2.level == "within_gap":
+        assert "no exact non-convex equivalent" in cl2.sentence
+
+
+@pytest.mark.parametrize("name,params", _OTHER_PENALTIES)
+def test_non_equivalent_penalty_gated_and_sampled(name, params):
+    from convex_relu.cvx import solve_exact
+
+    X, y = _data()
+    for kw in ({"formulation": "gated_relu", "n_gates": 6}, {"formulation": "relu", "n_gates": 6}):
+        problem = make_problem(X, y, lam=0.05, bias=True, penalty=name, penalty_params=params,
+                               seed=1, **kw)
+        sol = solve_exact(problem, tol=1e-10)
+        cl = claim(problem, sol.certificate, tol=1e-5)
+        assert cl.level == "convex_optimum", cl.sentence
+        assert "no exact non-convex equivalent" in cl.sentence
+        if kw["formulation"] == "relu":
+            assert "over these activation patterns" in cl.sentence
+
+
+def test_neuron_group_keeps_the_network_claim(complete):
+    # network_equivalent is what grants the network sentence: the default penalty keeps it
+    problem, _, W = complete
+    assert problem.penalty.network_equivalent
+    assert claim(problem, certify(problem, W), tol=TOL).level == "global_optimum"

@@ -321,3 +321,117 @@ def test_bench_global_is_wired(capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert re.search(r"^\s+30\s+\d+", out, re.M)
+
+
+# ---------------------------------------------------------------------------------------
+# --penalty / --alpha (issue 13)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((12, 2))
+    y = np.maximum(X @ np.array([1.0, -0.7]), 0) + 0.1 * rng.standard_normal(12)
+    return _write_csv(tmp_path_factory.mktemp("pen") / "small.csv", X, y), X, y
+
+
+def test_penalty_names_match_the_registry():
+    from convex_relu.cli import PENALTY_NAMES
+    from convex_relu.penalties import PENALTIES
+
+    assert set(PENALTY_NAMES) == set(PENALTIES)
+
+
+def _loop_value(X, y, lam, name, alpha, masks, W):
+    """C-ReLU objective by loops from the README's scalings (an independent evaluation)."""
+    Xt = np.column_stack([X, np.ones(len(X))])
+    n = len(y)
+    pred = sum(masks[:, i] * (Xt @ (W[0, 0, :, i] - W[1, 0, :, i])) for i in range(masks.shape[1]))
+    loss = float(np.sum((pred - y) ** 2)) / (2 * n)
+
+    def R(U):  # U (d̃, p)
+        if name == "feature_group":
+            return sum(np.linalg.norm(U[j]) for j in range(U.shape[0]))
+        if name == "l1":
+            return float(np.abs(U).sum())
+        if name == "l2":
+            return 0.5 * float((U ** 2).sum())
+        if name == "group_elastic_net":
+            return sum(alpha * np.linalg.norm(U[:, i]) + 0.5 * (1 - alpha) * float(U[:, i] @ U[:, i])
+                       for i in range(U.shape[1]))
+        return sum(np.linalg.norm(U[:, i]) for i in range(U.shape[1]))
+
+    return loss + lam * (R(W[0, 0]) + R(W[1, 0]))
+
+
+@pytest.mark.parametrize("name,alpha", [("feature_group", None), ("l1", None), ("l2", None),
+                                        ("group_elastic_net", 0.25), ("neuron_group", None)])
+def test_certify_with_penalty_reports_it_and_its_claim(capsys, small_csv, name, alpha):
+    from convex_relu import make_problem
+    from convex_relu.cvx import solve_exact
+
+    path, X, y = small_csv
+    argv = ["certify", path, "--json", "--lam", "0.05", "--penalty", name]
+    if alpha is not None:
+        argv += ["--alpha", str(alpha)]
+    rc, rep, _ = _json(capsys, argv)
+    assert rep["penalty"] == name
+    assert rep["penalty_params"] == ({"alpha": alpha} if alpha is not None else {})
+    assert rep["network_equivalent"] == (name == "neuron_group")
+    # the value reported is the objective of THIS penalty's program at the optimum:
+    # compare with an independent exact solve evaluated by loops
+    prob = make_problem(X, y, formulation="relu", lam=0.05, bias=True, penalty=name,
+                        penalty_params=None if alpha is None else {"alpha": alpha})
+    sol = solve_exact(prob, tol=1e-10)
+    ref = _loop_value(X, y, 0.05, name, alpha, prob.masks, sol.weights)
+    assert abs(rep["optimal_value"] - ref) <= 1e-6 * abs(ref)
+    if name == "neuron_group":
+        assert rep["claim_level"] == "global_optimum"
+    else:
+        assert rc == 0 and rep["claim_level"] == "convex_optimum", rep["claim"]
+        assert "no exact non-convex equivalent" in rep["claim"]
+        assert rep["network_objective"] is None
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--penalty", "lasso"], "--penalty"),
+    (["--alpha", "0.5"], "--alpha applies only to --penalty group_elastic_net"),
+    (["--penalty", "group_elastic_net", "--alpha", "1.5"], r"--alpha must be a number in \[0, 1\]"),
+    (["--penalty", "group_elastic_net", "--alpha", "nan"], r"--alpha must be a number in \[0, 1\]"),
+])
+@pytest.mark.parametrize("command", ["certify", "crosscheck"])
+def test_bad_penalty_arguments_are_named(capsys, small_csv, argv, msg, command):
+    path = small_csv[0]
+    try:
+        rc = main([command, path, *argv])
+    except SystemExit as exc:  # argparse's own choices error
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert re.search(msg, err), err
+
+
+def test_crosscheck_with_penalty(capsys, small_csv):
+    path = small_csv[0]
+    rc, rep, _ = _json(capsys, ["crosscheck", path, "--json", "--lam", "0.05", "--formulation",
+                                "gated_relu", "--n-gates", "6", "--penalty", "l1"])
+    assert rc == 0 and rep["passed"], rep
+    assert rep["penalty"] == "l1"
+    rc, _, err = _run(capsys, ["crosscheck", path, "--lam", "0.05", "--penalty", "feature_group"])
+    assert rc == 2 and "does not support the feature_group penalty on C-ReLU" in err
+
+
+def test_no_import_circle_between_cli_and_crosscheck():
+    # crosscheck never imports cli (the library does not depend on its command line)
+    import subprocess
+    import sys
+
+    code = ("import sys, convex_relu.crosscheck; "
+            "print('convex_relu.cli' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    src = pathlib.Path(__file__).parents[1] / "convex_relu" / "crosscheck.py"
+    tree = ast.parse(src.read_text())
+    names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "cli" not in names and "convex_relu.cli" not in names

@@ -291,3 +291,52 @@ def test_exact_tol_and_retries_arguments(relu):
         crosscheck(rp, floor=-1.0)
     out = rep.to_dict()
     assert out["claim_level"] == rep.claim.level and out["claim"] == rep.claim.sentence
+
+
+# ---------------------------------------------------------------------------------------
+# penalties (issue 13)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,params", [("feature_group", None), ("l1", None), ("l2", None),
+                                         ("group_elastic_net", {"alpha": 0.5})])
+def test_gated_crosscheck_with_any_penalty(name, params):
+    # R-FISTA supports every penalty: fast and exact agree, and the objective compared is
+    # this penalty's (an independent evaluation by loops, from the README's scalings)
+    X, y = _diabetes(40, [2, 8])
+    gp = make_problem(X, y, formulation="gated_relu", lam=0.02, bias=True, n_gates=12, seed=0,
+                      penalty=name, penalty_params=params)
+    rep = crosscheck(gp)
+    assert rep.passed, _failed(rep)
+    U = np.asarray(rep.exact.weights)[0]  # (d̃, p)
+    if name == "feature_group":
+        R = np.linalg.norm(U, axis=1).sum()
+    elif name == "l1":
+        R = np.abs(U).sum()
+    elif name == "l2":
+        R = 0.5 * (U ** 2).sum()
+    else:
+        R = 0.5 * np.linalg.norm(U, axis=0).sum() + 0.25 * (U ** 2).sum()
+    pred = loop_predictions(gp, rep.exact.weights)
+    val = float(np.sum((pred.ravel() - gp.Y.ravel()) ** 2)) / (2 * gp.s) + gp.lam * R
+    assert abs(rep.claim.primal - val) <= 1e-5 * abs(val) + max(rep.claim.gap, 0)
+    assert rep.claim.level == "convex_optimum", rep.claim.sentence
+    names = {c.name: c for c in rep.lines}
+    assert names["inactive groups (gap-safe)"].passed is None  # not claimed for this penalty
+
+
+def test_relu_crosscheck_al_supports_radial_only():
+    from convex_relu.crosscheck import fast_support
+
+    X, y = _diabetes(25, [2, 8])
+    kw = dict(formulation="relu", lam=0.05, bias=True, n_gates=8, seed=0)
+    rp = make_problem(X, y, penalty="group_elastic_net", penalty_params={"alpha": 0.5}, **kw)
+    assert fast_support(rp)[0]
+    rep = crosscheck(rp)
+    assert rep.passed, _failed(rep)
+    for name in ("l1", "feature_group"):
+        bad = make_problem(X, y, penalty=name, **kw)
+        ok, why = fast_support(bad)
+        assert not ok and name in why
+        with pytest.raises(ValueError, match=f"does not support the {name} penalty"):
+            crosscheck(bad)

@@ -116,3 +116,30 @@ def test_certified_network_is_a_global_optimum():
         W1, W2 = _train_relu_gd(Xt, y[:, None], lam, net.width, seed)
         nc = ReLUNetwork(W1, W2, bias=True).objective(X, y, lam)
         assert nc >= p_star * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("name", ["neuron_group", "feature_group", "l1", "l2", "group_elastic_net"])
+def test_network_mapping_under_any_penalty(name):
+    # predictions: the network realises the convex model for every penalty (checked against
+    # an explicit loop over neurons); objective: the network's weight decay equals the convex
+    # objective only when network_equivalent (the neuron group)
+    from convex_relu import make_problem
+    from convex_relu.cvx import solve_exact
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 2))
+    y = np.maximum(X @ np.array([1.0, -1.0]), 0) + 0.1 * rng.standard_normal(12)
+    prob = make_problem(X, y, formulation="relu", lam=0.05, bias=True, penalty=name)
+    W = solve_exact(prob, tol=1e-10).certificate.weights
+    net = network_from_weights(prob, W)
+    Xt = prob.X_tilde
+    loop = np.zeros(prob.n)
+    for sgn, part in ((1.0, W[0, 0]), (-1.0, W[1, 0])):
+        for i in range(prob.p):
+            loop += sgn * np.maximum(Xt @ part[:, i], 0.0)
+    np.testing.assert_allclose(np.ravel(net.predict(X)), loop, rtol=1e-7, atol=1e-9)
+    net_obj = net.objective(X, y, prob.lam, "squared")
+    if prob.penalty.network_equivalent:
+        assert abs(net_obj - prob.objective(W)) <= 1e-7 * abs(prob.objective(W))
+    else:
+        assert abs(net_obj - prob.objective(W)) > 1e-6 * abs(prob.objective(W))

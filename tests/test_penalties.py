@@ -290,3 +290,59 @@ def test_default_penalty_survives_pickling_and_auto_routes_relu():
         from convex_relu.decomposition import decomposition_bound
 
         decomposition_bound(prob.with_penalty("l1").gated_problem(), np.zeros((1, prob.d, prob.p)))
+
+
+# ---------------------------------------------------------------------------------------
+# the scnn peer adapters of bench_penalties (skipped when scnn is absent)
+# ---------------------------------------------------------------------------------------
+
+
+def _loop_penalty_value(name, U):
+    """R(U) for U (c, d̃, p), written from the README's scalings with loops."""
+    c, dt, p = U.shape
+    if name == "feature_group":
+        return sum(np.sqrt(sum(U[k, j, i] ** 2 for k in range(c) for i in range(p))) for j in range(dt))
+    if name == "l1":
+        return sum(abs(U[k, j, i]) for k in range(c) for j in range(dt) for i in range(p))
+    if name == "l2":
+        return 0.5 * sum(U[k, j, i] ** 2 for k in range(c) for j in range(dt) for i in range(p))
+    return sum(np.linalg.norm(U[k, :, i]) for k in range(c) for i in range(p))
+
+
+@pytest.mark.parametrize("name", ["feature_group", "l1", "l2", "neuron_group"])
+def test_scnn_adapter_objective_is_ours(name):
+    from convex_relu import bench_penalties as bp
+
+    if not bp.scnn_available():
+        pytest.skip("scnn (pip install pyscnn) is not importable")
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    prob = make_problem(X, y, formulation="gated_relu", lam=0.07, bias=True, n_gates=5,
+                        seed=0, penalty=name)
+    W = rng.standard_normal(prob.weights_shape)
+    pred = sum(prob.masks[:, i:i + 1] * (prob.X_tilde @ W[:, :, i].T) for i in range(prob.p))
+    ours_by_hand = (float(np.sum((pred - prob.Y) ** 2)) / (2 * prob.s)
+                    + prob.lam * _loop_penalty_value(name, W))
+    assert abs(bp.scnn_objective(prob, W) - ours_by_hand) <= 1e-10 * abs(ours_by_hand)
+    # a wrong conversion (λ_s = λ/2 for L2, no 1/√d̃ for feature groups) would differ
+    assert abs(prob.objective(W) - ours_by_hand) <= 1e-10 * abs(ours_by_hand)
+
+
+@pytest.mark.parametrize("name", ["feature_group", "l1", "l2"])
+def test_scnn_adapter_reaches_our_optimum_judged_by_our_certificate(name):
+    from convex_relu import bench_penalties as bp
+    from convex_relu.cvx import solve_exact
+
+    if not bp.scnn_available():
+        pytest.skip("scnn (pip install pyscnn) is not importable")
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((25, 2))
+    y = np.maximum(X @ np.array([1.0, -1.0]), 0) + 0.1 * rng.standard_normal(25)
+    prob = make_problem(X, y, formulation="gated_relu", lam=0.05, bias=True, n_gates=6,
+                        seed=0, penalty=name)
+    W, seconds, cert = bp.run_scnn(prob, tol=1e-8)
+    ref = solve_exact(prob, tol=1e-10)
+    assert seconds > 0 and cert.dual <= ref.objective + 1e-9
+    # scnn's point is judged by OUR certificate: primal ≥ p* ≥ its dual bound
+    assert cert.primal >= ref.certificate.dual - 1e-12
+    assert abs(cert.primal - ref.objective) <= 1e-4 * abs(ref.objective)
