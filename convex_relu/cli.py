@@ -1,4 +1,4 @@
-"""Command line: ``convex-relu certify | crosscheck | bench | bench-global | bench-models``.
+"""Command line: ``convex-relu certify | crosscheck | bench | bench-real | bench-headline | bench-global | bench-models``.
 
 ``certify`` enumerates every pattern and solves one exact program when the
 arrangement has at most ``--max-patterns`` chambers (Cover's bound); above that it
@@ -618,6 +618,14 @@ def build_parser():
                         help="default estimators vs Ridge/LogisticRegression, SVC and MLP under "
                              "5-fold CV (options: convex-relu bench-models --help)")
     bm.set_defaults(func=None)
+    br = sub.add_parser("bench-real", add_help=False,
+                        help="solvers and peers on scikit-learn and KEEL data, and a λ path vs "
+                             "skglm (options: convex-relu bench-real --help)")
+    br.set_defaults(func=None)
+    bh = sub.add_parser("bench-headline", add_help=False,
+                        help="time to 1e-3 of the certified optimum: ours vs torch Adam/SGD, with "
+                             "a performance profile (options: convex-relu bench-headline --help)")
+    bh.set_defaults(func=None)
 
     _add_crosscheck(sub)
 
@@ -636,6 +644,14 @@ def main(argv=None):
         from .bench_global import main as bench_global_main
 
         return int(bench_global_main(argv[1:]) or 0)
+    if argv and argv[0] == "bench-real":
+        from .bench_real import main as bench_real_main
+
+        return int(bench_real_main(argv[1:]) or 0)
+    if argv and argv[0] == "bench-headline":
+        from .bench_headline import main as bench_headline_main
+
+        return int(bench_headline_main(argv[1:]) or 0)
     if argv and argv[0] == "bench-models":
         from .bench_models import main as bench_models_main
 

@@ -435,3 +435,16 @@ def test_no_import_circle_between_cli_and_crosscheck():
     tree = ast.parse(src.read_text())
     names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert "cli" not in names and "convex_relu.cli" not in names
+
+
+@pytest.mark.parametrize("command,module", [("bench-real", "bench_real"), ("bench-headline", "bench_headline")])
+def test_benchmark_subcommands_dispatch_to_their_modules(command, module, monkeypatch):
+    import importlib
+
+    from convex_relu import cli
+
+    seen = []
+    mod = importlib.import_module(f"convex_relu.{module}")
+    monkeypatch.setattr(mod, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert cli.main([command, "--sets", "wine"]) == 0
+    assert seen == [["--sets", "wine"]]
