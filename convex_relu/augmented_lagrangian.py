@@ -600,7 +600,8 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
         b"|" + np.sort(prox.P[j]).tobytes() for j in support
     ))
     stop_check = watch.arm(
-        lambda support: newton_size_ok(n, np.bincount(out[support], minlength=c).max() * d)
+        lambda support: n * np.bincount(out[support], minlength=c).max() * d
+        <= FACE_NEWTON_MAX_ENTRIES
     ) if newton else None
     n_iter, state, n_newton = 0, pred0, 0
     while True:
@@ -623,6 +624,13 @@ def _polish(problem, x, priority, *, tol, max_iter, check_every=10, groups=None,
     full[:, act] = res.x
     W = _weights_from_columns(full, c, d, p)
     return W, certify(prob, W), n_iter, n_newton, res.status
+
+
+#: The face Newton forms each output's face matrix ``A`` (``n × |S|·d̃``) explicitly and,
+#: above :data:`convex_relu.newton.CG_MIN_VARS` variables, solves its Newton systems by
+#: CG with products of ``A`` (no ``m × m`` Gram matrix or Cholesky factor): it is run
+#: while that matrix has at most this many entries (240 MB in float64).
+FACE_NEWTON_MAX_ENTRIES = 3e7
 
 
 def _face_newton(problem, x, support, prox, pat, sign_b, out):
@@ -843,7 +851,19 @@ def solve_al(
             if duals is not None and np.shape(duals) == (2, n, c, p):
                 Lam = np.maximum(np.asarray(duals, dtype=float).transpose(1, 0, 2, 3), 0.0)
             warm_start = warm_start.weights
-        x = _columns_from_weights(prob.check_weights(warm_start, "warm_start")).astype(dt)
+        W0 = prob.check_weights(warm_start, "warm_start")
+        x = _columns_from_weights(W0).astype(dt)
+        # a warm start that already meets the request is the answer (one certificate,
+        # with the given multipliers): re-running the phases from it costs hundreds of
+        # iterations of a finished problem
+        duals0 = np.ascontiguousarray(Lam.transpose(1, 0, 2, 3))
+        cert0 = certify(prob, W0, multipliers=duals0) if np.any(duals0) else certify(prob, W0)
+        if meets_request(cert0, relative_violation(prob, W0), tol, constraint_tol):
+            return finalize(
+                prob, W0, solver="al", status="optimal", tol=tol, constraint_tol=constraint_tol,
+                certificate=cert0, n_iter=0, solve_time=time.perf_counter() - t_start,
+                duals=duals0, info={"tol": tol, "phase": "warm_start", "dtype": dt.name},
+            )
 
     row_scale = float(np.linalg.norm(X64, axis=1).max()) if n else 0.0
     if row_scale == 0.0:

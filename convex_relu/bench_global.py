@@ -73,7 +73,8 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per column-generation run")
-    ap.add_argument("--full-max-chambers", type=int, default=10000,
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads for every tool (threadpoolctl)")
+    ap.add_argument("--full-max-chambers", type=int, default=3000,
                     help="run full enumeration + Clarabel only up to this many chambers")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -83,7 +84,10 @@ def main(argv=None):
            f"{'max viol':>9} {'rel gap':>9} {'status':>9} | {'full s':>8} {'full MiB':>9} {'ratio':>6}")
     print(hdr)
     print("-" * len(hdr))
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    print(f"BLAS threads: {args.threads} for every tool; single runs are noisy on a shared machine")
+    with warnings.catch_warnings(), threadpool_limits(args.threads):
         warnings.simplefilter("ignore")
         for n in sizes:
             if n <= 1797:

@@ -96,7 +96,72 @@ def _gram(A, weights=None):
     return scipy.linalg.blas.dsyrk(1.0, np.asarray(B.T, order="F"), trans=0, lower=0)
 
 
-def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9, w=None):
+#: Above this many variables (one output) :func:`solve_blocks` solves its Newton systems
+#: by preconditioned conjugate gradients instead of a Cholesky factorisation (the
+#: ``m³/3`` factorisation and the ``n·m²`` Gram matrix dominate there).
+CG_MIN_VARS = 1500
+
+
+def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg):
+    """Newton direction ``−H⁻¹∇φ`` by block-Jacobi-preconditioned CG (no ``m × m`` matrix).
+
+    ``H v = Aᵀ(c ∘ (A v)) + blockdiag(B_g) v + ridge·v`` with ``c = ℓ''`` (``h``; the
+    squared loss has ``ŵ/s`` or ``1/s``); the preconditioner is the exact inverse of
+    each group's ``d × d`` diagonal block ``A_gᵀ diag(c) A_g + B_g`` (``n·m·d`` flops).
+    Stops when ``‖H v + ∇φ‖ <= rtol·‖∇φ‖`` or after ``max_cg`` products (truncated
+    CG from 0 always returns a descent direction).
+    """
+    n = A.shape[0]
+    if h is None:
+        cw = (np.ones(n) if w is None else np.asarray(w, dtype=float)) / s
+    else:
+        cw = h
+    G = blocks.shape[0]
+    Ab = A.reshape(n, G, d)
+    At = Ab.transpose(1, 2, 0)  # (G, d, n): one batched GEMM for the diagonal blocks
+    diag = np.matmul(At * cw[None, None, :], At.transpose(0, 2, 1)) + blocks
+    diag += (ridge + 1e-14 * np.trace(diag, axis1=1, axis2=2)[:, None, None] / d) * np.eye(d)[None]
+    try:
+        P = np.linalg.inv(diag)
+    except np.linalg.LinAlgError:
+        P = np.broadcast_to(np.eye(d), diag.shape).copy()
+
+    def hess(v):
+        out = A.T @ (cw * (A @ v))
+        out += np.matmul(blocks, v.reshape(G, d, 1)).ravel()
+        return out + ridge * v
+
+    def prec(r):
+        return np.matmul(P, r.reshape(G, d, 1)).ravel()
+
+    b = -grad
+    x = np.zeros_like(b)
+    r = b.copy()
+    z = prec(r)
+    q = z.copy()
+    rz = float(r @ z)
+    target = rtol * float(np.linalg.norm(b))
+    for _ in range(max_cg):
+        Hq = hess(q)
+        qHq = float(q @ Hq)
+        if not qHq > 0:
+            break
+        a = rz / qHq
+        x += a * q
+        r -= a * Hq
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = prec(r)
+        rz_new = float(r @ z)
+        q = z + (rz_new / rz) * q
+        rz = rz_new
+    if not np.any(x):
+        x = -prec(grad)  # the preconditioned gradient: still a descent direction
+    return x
+
+
+def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9, w=None,
+                 linear_solver="auto"):
     """Newton on one output; returns ``(u, status, iterations, decrease)``.
 
     ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed),
@@ -113,13 +178,21 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
     ``u_g = −(‖v‖ − λ)/L_g · v/‖v‖`` with ``v = A_gᵀ∇ℓ`` and ``L_g = ℓ''_max ‖A_g‖²``.
 
     ``w``: row weights ``ŵ`` of the loss (``(n,)``) or None (unweighted).
+
+    ``linear_solver``: ``"cholesky"`` (the Newton system factorised), ``"cg"``
+    (Newton-CG, :func:`_cg_direction`: only products with ``A`` and ``Aᵀ``, forcing
+    ``‖residual‖ <= min(0.1, √‖∇φ‖)·‖∇φ‖``) or ``"auto"`` (CG above
+    :data:`CG_MIN_VARS` variables).
     """
+    if linear_solver not in ("auto", "cholesky", "cg"):
+        raise ValueError(f"linear_solver must be 'auto', 'cholesky' or 'cg'; got {linear_solver!r}.")
+    use_cg = linear_solver == "cg" or (linear_solver == "auto" and u.size > CG_MIN_VARS)
     n_groups = u.size // d
     u_start = u
     U = u.reshape(n_groups, d).copy()
     alive = np.ones(n_groups, dtype=bool)
     reseeds = np.zeros(n_groups, dtype=int)
-    gram = _gram(A, w) / s if loss == "squared" else None
+    gram = _gram(A, w) / s if loss == "squared" and not use_cg else None
     curvature = (1.0 if loss == "squared" else 0.25) / s * (1.0 if w is None else float(np.max(w)))
     offsets = np.arange(d)
 
@@ -147,22 +220,27 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
         loss_grad = A_alive.T @ r
         norms, reg_grad, blocks = _group_terms(u, d, lam)
         grad = loss_grad + reg_grad
-        cols = columns(idx)
-        H = gram[np.ix_(cols, cols)] if gram is not None else _gram(A_alive, h)
-        for g in range(norms.size):
-            H[g * d:(g + 1) * d, g * d:(g + 1) * d] += blocks[g]
         m = u.size
-        # A_S may be rank deficient (more variables than rows, duplicated columns): a
-        # relative ridge keeps the factorisation defined without changing the descent
-        ridge = 1e-12 * max(float(np.trace(H)) / m, np.finfo(float).tiny)
-        while True:
-            try:
-                factor = scipy.linalg.cho_factor(H + ridge * np.eye(m), lower=False,
-                                                 check_finite=False)
-                break
-            except np.linalg.LinAlgError:
-                ridge *= 100.0
-        step = -scipy.linalg.cho_solve(factor, grad, check_finite=False)
+        if use_cg:
+            gnorm = float(np.linalg.norm(grad))
+            step = _cg_direction(A_alive, h, s, blocks, grad, d, w, 0.0,
+                                 min(0.1, np.sqrt(gnorm)), max_cg=max(50, min(500, m)))
+        else:
+            cols = columns(idx)
+            H = gram[np.ix_(cols, cols)] if gram is not None else _gram(A_alive, h)
+            for g in range(norms.size):
+                H[g * d:(g + 1) * d, g * d:(g + 1) * d] += blocks[g]
+            # A_S may be rank deficient (more variables than rows, duplicated columns): a
+            # relative ridge keeps the factorisation defined without changing the descent
+            ridge = 1e-12 * max(float(np.trace(H)) / m, np.finfo(float).tiny)
+            while True:
+                try:
+                    factor = scipy.linalg.cho_factor(H + ridge * np.eye(m), lower=False,
+                                                     check_finite=False)
+                    break
+                except np.linalg.LinAlgError:
+                    ridge *= 100.0
+            step = -scipy.linalg.cho_solve(factor, grad, check_finite=False)
 
         shrunk = norms <= 1e-2 * reference[idx]
         if shrunk.any():

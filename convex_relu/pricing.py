@@ -41,6 +41,7 @@ from .certificates import certify, network_objective
 from .cones import project_columns
 from .patterns import Arrangement, Patterns, sample_patterns
 from .problems import make_problem
+from .restricted import solve_restricted_relu, supports_restricted
 
 __all__ = [
     "GlobalCertificate",
@@ -264,10 +265,46 @@ class _CircleSweep:
         cls = order % m
         dsg = np.where(order < m, -2.0, 2.0)
         Pc = np.take_along_axis(P, cls[..., None], axis=1) * dsg[..., None]  # (J, K, 2): ΔG / β
-        out = (J, t0, P, th, cls, Pc)
+        # for the chambers beside each arc (``_price_chambers``): the normal component
+        # ν_jᵀq, whose increments are ∓2β_c ν_cᵀν_j, and the position of each row's two
+        # breakpoints in the sorted order, so that the sign t_c on arc k is combinatorial
+        # (t0_c flipped once per own breakpoint at a position <= k), exactly the signs
+        # behind the cumulative sums
+        NN = self.n[J] @ self.n.T  # (J, m)
+        NN[np.arange(J.size), J] = 0.0
+        Hc = np.take_along_axis(NN, cls, axis=1) * dsg  # (J, K): Δ(ν_jᵀq) / β
+        K = order.shape[1]
+        inv = np.full((J.size, 2 * m), K, dtype=np.int32)
+        np.put_along_axis(inv, order, np.arange(K, dtype=np.int32)[None, :].repeat(J.size, 0), axis=1)
+        out = (J, t0, P, th, cls, Pc, NN, Hc, inv)
         if self._cache is not None:
             self._cache[j0] = out
         return out
+
+    def count_chambers(self):
+        """Chambers of the arrangement by Euler's formula on the sphere, ``F = 2 + Σ_P (k_P − 1)``.
+
+        ``k_P`` is the number of great circles through vertex ``P``; each circle ``j`` sees
+        ``P`` as a run of ``k_P − 1`` coincident breakpoints, so ``Σ_P (k_P − 1) =
+        Σ_j Σ_runs b/(b + 1)`` (``b`` the run length). Breakpoints closer than
+        ``_FACE_ATOL`` are one vertex.
+        """
+        total = 0.0
+        for j0 in range(0, self.m, self.block):
+            th = self._geometry(j0, min(self.m, j0 + self.block))[3]
+            if th.shape[1] == 0:
+                continue
+            gap = np.diff(np.concatenate([th, th[:, :1] + 2 * np.pi], axis=1), axis=1)
+            new_run = gap > _FACE_ATOL  # breakpoint k ends a run
+            for row, nr in zip(th, new_run):
+                ends = np.flatnonzero(nr)
+                if ends.size == 0:
+                    total += row.size / (row.size + 1.0)
+                    continue
+                # runs between consecutive ends, cyclically
+                lens = np.diff(np.concatenate([[ends[-1] - row.size], ends]))
+                total += float(np.sum(lens / (lens + 1.0)))
+        return int(round(2 + total))
 
     def price(self, g0, beta, limit, top_k):
         """Largest ``±f`` over arcs and rays per output; and the top candidates above ``limit``.
@@ -286,7 +323,7 @@ class _CircleSweep:
         n_faces = n_viol = 0
         for j0 in range(0, m, self.block):
             j1 = min(m, j0 + self.block)
-            J, t0, P, th, cls, Pc = self._geometry(j0, j1)
+            J, t0, P, th, cls, Pc = self._geometry(j0, j1)[:6]
             nb, K = th.shape
             if K == 0:
                 continue
@@ -336,6 +373,115 @@ class _CircleSweep:
             jj, aa, bb = np.concatenate(j_all), np.concatenate(a_all), np.concatenate(b_all)
             cands = list(zip(v, jj, aa, bb))
         return np.maximum(M, 0.0), n_faces, n_viol, cands
+
+    def price_chambers(self, g0, beta, thr, limit, top_k, max_tests=1 << 21):
+        """Chamber interiors, from the arcs beside them: no stream of the arrangement.
+
+        Every chamber of a rank-3 arrangement is a spherical polygon bounded by arcs,
+        and on a circle ``j`` the chamber on side ``σ`` of arc ``k`` has signs
+        ``t_c(k)`` (``c ≠ j``) and ``σ``, hence (row-space coordinates)
+        ``q = g₀ + Σ_c β_c t_c ν_c = e₁G₁ + e₂G₂ + ν_j(H + σβ_j)`` with ``G`` the arc's
+        in-plane sum and ``H`` the same sum's normal component. Its interior value
+        ``‖q‖`` counts (for ``f``, resp. ``−f``) when ``±q`` lies in the closure of its
+        cone: ``t_c ν_cᵀq >= 0`` for every ``c ≠ j`` and ``σν_jᵀq >= 0`` (with slack
+        ``_FACE_ATOL``, which can only accept more). Only ``(chamber, output)`` pairs with
+        ``‖q‖ > thr`` are tested, rows in a fixed random order in growing stages, so most
+        are rejected after a few dot products. Each chamber is seen once per bounding
+        arc. Returns ``(M (c,), n_tested, n_violating, cands)``, ``cands`` a list of
+        ``(value, j, k, σ, j0)`` of accepted chambers above ``limit``.
+        """
+        m = self.m
+        c = g0.shape[1]
+        M = np.zeros(c)
+        order_rows = np.random.default_rng(0).permutation(m)
+        n_test = n_viol = 0
+        cands = []
+        for j0 in range(0, m, self.block):
+            j1 = min(m, j0 + self.block)
+            J, t0, P, th, cls, Pc, NN, Hc, inv = self._geometry(j0, j1)
+            nb, K = th.shape
+            if K == 0:
+                continue
+            g2 = np.einsum("jtk,kc->jtc", self.E[J], g0)  # (J, 2, c)
+            G = g2 + np.einsum("jm,jmt,mc->jtc", t0, P, beta)
+            G = G[:, None] + np.cumsum(Pc[..., None] * beta[cls][:, :, None, :], axis=1)  # (J, K, 2, c)
+            H = (self.n[J] @ g0) + (t0 * NN) @ beta  # (J, c)
+            H = H[:, None, :] + np.cumsum(Hc[..., None] * beta[cls], axis=1)  # (J, K, c)
+            bj = beta[J][:, None, :]  # (J, 1, c)
+            gg = G[:, :, 0] ** 2 + G[:, :, 1] ** 2  # (J, K, c)
+            # the circles at the arc's two ends bound the chamber too: with their exact
+            # signs (just flipped at the start, about to flip at the end) they give two
+            # cheap necessary conditions on the whole grid before the staged test
+            Pn, Hn = np.roll(Pc, -1, axis=1), np.roll(Hc, -1, axis=1)
+            for sig in (1.0, -1.0):
+                h = H + sig * bj
+                nq = np.sqrt(gg + h * h)
+                tol_q = _FACE_ATOL * nq
+                a = 0.5 * (Pc[..., 0, None] * G[:, :, 0] + Pc[..., 1, None] * G[:, :, 1] + Hc[..., None] * h)
+                b = -0.5 * (Pn[..., 0, None] * G[:, :, 0] + Pn[..., 1, None] * G[:, :, 1] + Hn[..., None] * h)
+                sh = sig * h
+                plus = (a >= -tol_q) & (b >= -tol_q) & (sh >= -tol_q)
+                minus = (a <= tol_q) & (b <= tol_q) & (sh <= tol_q)
+                jj, kk, oo = np.nonzero((nq > thr[None, None, :]) & (plus | minus))
+                if jj.size == 0:
+                    continue
+                n_test += jj.size
+                for s0 in range(0, jj.size, max_tests):
+                    sj, sk, so = jj[s0:s0 + max_tests], kk[s0:s0 + max_tests], oo[s0:s0 + max_tests]
+                    v = nq[sj, sk, so]
+                    gi = J[sj]
+                    q = (self.E[gi, 0] * G[sj, sk, 0, so][:, None] + self.E[gi, 1] * G[sj, sk, 1, so][:, None]
+                         + self.n[gi] * h[sj, sk, so][:, None]) / v[:, None]  # unit (L, 3)
+                    hn = h[sj, sk, so] / v  # ν_jᵀq̂
+                    # +q needs σ ν_jᵀq̂ >= 0, −q needs <= 0
+                    alive = np.stack([sig * hn >= -_FACE_ATOL, sig * hn <= _FACE_ATOL], axis=1)  # (L, 2)
+                    live = np.flatnonzero(alive.any(axis=1))
+                    pos, stage = 0, 16
+                    while live.size and pos < m:
+                        rows = order_rows[pos:pos + stage]
+                        pos += rows.size
+                        stage *= 4
+                        lj, lk = sj[live], sk[live]
+                        flips = ((inv[lj[:, None], rows[None, :]] <= lk[:, None]).astype(np.int8)
+                                 + (inv[lj[:, None], rows[None, :] + m] <= lk[:, None]))
+                        t = t0[lj[:, None], rows[None, :]] * np.where(flips % 2 == 1, -1.0, 1.0)  # (L, R)
+                        proj = (q[live] @ self.n[rows].T) * t  # (L, R); t = 0 on the own row
+                        alive[live, 0] &= (proj >= -_FACE_ATOL).all(axis=1)
+                        alive[live, 1] &= (proj <= _FACE_ATOL).all(axis=1)
+                        live = live[alive[live].any(axis=1)]
+                    acc = np.flatnonzero(alive.any(axis=1))
+                    if acc.size == 0:
+                        continue
+                    np.maximum.at(M, so[acc], v[acc])
+                    big = acc[v[acc] > limit]
+                    n_viol += big.size
+                    if top_k and big.size:
+                        if big.size > top_k:
+                            big = big[np.argpartition(-v[big], top_k - 1)[:top_k]]
+                        cands.extend(zip(v[big], gi[big], sk[big], np.full(big.size, sig), np.full(big.size, j0)))
+            if top_k and len(cands) > 4 * top_k:
+                cands.sort(key=lambda x: -x[0])
+                del cands[top_k:]
+        return M, n_test, n_viol, cands
+
+    def chamber_signs(self, cands):
+        """Sign vectors ``(m, len(cands))`` of chambers ``(value, j, k, σ, j0)`` from :meth:`price_chambers`."""
+        m = self.m
+        out = np.zeros((m, len(cands)), dtype=bool)
+        by_block = {}
+        for i, cd in enumerate(cands):
+            by_block.setdefault(int(cd[4]), []).append(i)
+        for j0, idx in by_block.items():
+            J, t0, P, th, cls, Pc, NN, Hc, inv = self._geometry(j0, min(m, j0 + self.block))
+            for i in idx:
+                _, j, k, sig, _ = cands[i]
+                r = int(j) - j0
+                flips = (inv[r, :m] <= k).astype(np.int8) + (inv[r, m:] <= k)
+                t = t0[r] * np.where(flips % 2 == 1, -1.0, 1.0)
+                col = t > 0
+                col[int(j)] = sig > 0
+                out[:, i] = col
+        return out
 
     def signs_of(self, j, angles):
         """Sign vectors ``(m, 2·len(angles))`` of the chambers on both sides of circle ``j`` at ``angles``."""
@@ -472,6 +618,58 @@ def _price_relu_faces(arrangement, problem, z, top_k, viol_tol, block_entries, b
                     vs.append([v] * sg.shape[1])
             top_s = np.concatenate(sigs, axis=1)
             top_v = np.concatenate([np.asarray(v, dtype=float) for v in vs]) / lam
+            # a chamber is seen from each of its arcs: keep its first (largest) copy
+            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+            first = np.sort(first)
+            top_s, top_v = top_s[:, first], top_v[first]
+    return PricingResult(M, n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
+
+
+def _price_relu_sweep(arrangement, problem, z, top_k, viol_tol, block_progress=None):
+    """C-ReLU pricing in rank 3 without streaming the chambers: arcs, rays and chamber interiors all from
+    :class:`_CircleSweep` (:meth:`_CircleSweep.price`, :meth:`_CircleSweep.price_chambers`)."""
+    lam = problem.lam
+    limit = lam * (1.0 + viol_tol)
+    sweep = _face_sweep(arrangement)
+    g0, beta = sweep.coefficients(problem, z)
+    M, n_faces, n_viol, fcands = sweep.price(g0, beta, limit, top_k)
+    thr = np.minimum(M, limit)
+    Mi, n_test, n_viol_i, icands = sweep.price_chambers(g0, beta, thr, limit, top_k)
+    M = np.maximum(M, Mi)
+    n_viol += n_viol_i
+    n_ch = getattr(sweep, "_n_chambers", None)
+    if n_ch is None:
+        n_ch = sweep._n_chambers = sweep.count_chambers()
+    if block_progress is not None:
+        block_progress(n_ch)
+    m = arrangement.n_hyperplanes
+    top_s = np.zeros((m, 0), dtype=bool)
+    top_v = np.zeros(0)
+    if top_k:
+        allv = np.array([cd[0] for cd in icands] + [fc[0] for fc in fcands], dtype=float)
+        if allv.size:
+            order = np.argsort(-allv, kind="stable")[:top_k]
+            ni = len(icands)
+            chosen_i = [icands[o] for o in order if o < ni]
+            isg = sweep.chamber_signs(chosen_i) if chosen_i else np.zeros((m, 0), bool)
+            sigs, vs, ii = [], [], 0
+            for o in order:
+                if o < ni:
+                    sigs.append(isg[:, ii:ii + 1])
+                    vs.append([allv[o]])
+                    ii += 1
+                else:
+                    v, j, a, bmid = fcands[o - ni]
+                    angles = np.array([a]) if np.isnan(bmid) else np.array([a, bmid])
+                    sg = sweep.signs_of(int(j), angles)
+                    sigs.append(sg)
+                    vs.append([v] * sg.shape[1])
+            top_s = np.concatenate(sigs, axis=1)
+            top_v = np.concatenate([np.asarray(v, dtype=float) for v in vs]) / lam
+            # a chamber is seen from each of its arcs: keep its first (largest) copy
+            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+            first = np.sort(first)
+            top_s, top_v = top_s[:, first], top_v[first]
     return PricingResult(M, n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
 
 
@@ -505,14 +703,16 @@ def price_arrangement(arrangement, problem, z, *, top_k=0, viol_tol=1e-9, block_
         raise ValueError(f"z must have shape {problem.Y.shape}; got {z.shape}.")
     if arrangement.n != problem.n:
         raise ValueError(f"arrangement has {arrangement.n} rows but the problem has {problem.n}.")
-    if relu_method not in ("auto", "faces", "nnls"):
-        raise ValueError(f"relu_method must be 'auto', 'faces' or 'nnls'; got {relu_method!r}.")
+    if relu_method not in ("auto", "faces", "faces-stream", "nnls"):
+        raise ValueError(f"relu_method must be 'auto', 'faces', 'faces-stream' or 'nnls'; got {relu_method!r}.")
     if problem.formulation == "relu":
-        if relu_method == "faces" and arrangement.rank != 3:
-            raise ValueError(f"relu_method='faces' needs an arrangement of rank 3; this one has rank "
+        if relu_method in ("faces", "faces-stream") and arrangement.rank != 3:
+            raise ValueError(f"relu_method={relu_method!r} needs an arrangement of rank 3; this one has rank "
                              f"{arrangement.rank}.")
-        if relu_method != "nnls" and arrangement.rank == 3:
+        if relu_method == "faces-stream":
             return _price_relu_faces(arrangement, problem, z, top_k, viol_tol, block_entries, block_progress)
+        if relu_method != "nnls" and arrangement.rank == 3:
+            return _price_relu_sweep(arrangement, problem, z, top_k, viol_tol, block_progress)
     lam = problem.lam
     Xt = problem.X_tilde
     n, d = Xt.shape
@@ -755,8 +955,13 @@ RESTRICTED_CLARABEL_NP = 60_000
 
 
 def _restricted_method(problem, method):
+    if method == "facets" and not supports_restricted(problem):
+        raise ValueError("method='facets' needs C-ReLU with the squared loss and the group-ℓ2 penalty.")
     if method != "auto":
         return method
+    if supports_restricted(problem):
+        # facet rows + compressed loss (convex_relu.restricted): small and exact
+        return "facets"
     if problem.formulation == "relu":
         return "clarabel" if problem.n * problem.p * problem.c <= RESTRICTED_CLARABEL_NP else "al"
     return "auto"
@@ -874,9 +1079,13 @@ def solve_global(
         t0 = time.perf_counter()
         kw = {"cleanup": False} if solver_options is None else {"cleanup": False, **solver_options}
         run = _restricted_method(problem, method)
-        sol = solve(problem, run, tol=ws_tol, warm_start=warm if run not in ("clarabel", "scs", "mosek") else None,
-                    **kw)
-        used = sol.info.get("auto_choice", run)
+        if run == "facets":
+            sol = solve_restricted_relu(problem, tol=ws_tol)
+            used = "clarabel-facets"
+        else:
+            sol = solve(problem, run, tol=ws_tol,
+                        warm_start=warm if run not in ("clarabel", "scs", "mosek") else None, **kw)
+            used = sol.info.get("auto_choice", run)
         cert = certify(problem, sol.weights)  # our certificate, on the weights we return
         t1 = time.perf_counter()
         add = max_add if max_add is not None else 32

@@ -163,6 +163,8 @@ def solve(
     warm_start=None,
     dtype=None,
     cleanup=True,
+    split_outputs="auto",
+    n_jobs=1,
     **options,
 ):
     """Solve a C-GReLU or C-ReLU problem; the flags follow OUR certificate.
@@ -227,6 +229,19 @@ def solve(
         ``info["cleanup"]`` records ``applied``, ``n_zeroed``, the objectives before
         and after and, when not applied, ``reason`` and ``relative_gap_after``.
         ``False``: the raw interior-point solution.
+    split_outputs : {"auto", True, False}
+        First-order methods with ``c > 1`` outputs: solve each output as its own
+        problem (targets ``Y[:, k]``, loss scaling ``s = n``, ``λ_k = c·λ``; the joint
+        objective is the mean of the per-output ones) with its own step sizes and
+        stopping test, then certify the stacked weights on the joint problem
+        (:mod:`convex_relu.split`). ``"auto"`` splits when ``c > 1`` and the penalty
+        separates over outputs (``penalty.separable_over_outputs``); ``True`` raises
+        ``ValueError`` for a penalty that couples outputs. Ignored by exact solvers.
+        ``n_iter`` is then the total over outputs (per output in
+        ``info["split_outputs"]``).
+    n_jobs : int or None, default 1
+        Outputs solved in parallel (joblib processes) when split; each worker gets
+        ``max(1, T // workers)`` BLAS threads, ``T`` the count in effect here.
     **options
         Passed to the underlying solver function.
 
@@ -263,6 +278,11 @@ def solve(
     constraint_tol = check_positive_float(constraint_tol, "constraint_tol")
     verbose = check_bool(verbose, "verbose")
     threshold = _cleanup_threshold(cleanup)
+    from ._validation import check_n_jobs
+    from .split import check_split_outputs, should_split, solve_split
+
+    split_outputs = check_split_outputs(split_outputs)
+    n_jobs = check_n_jobs(n_jobs)
     reason = None
     if method == "auto":
         method, reason = choose_method(problem)
@@ -285,6 +305,14 @@ def solve(
     kwargs = dict(options)
     if max_iter is not None:
         kwargs["max_iter"] = max_iter
+    if should_split(problem, method, split_outputs):
+        sol = solve_split(problem, method, tol=tol, constraint_tol=constraint_tol,
+                          max_iter=max_iter, warm_start=warm_start, dtype=dtype,
+                          verbose=verbose, n_jobs=n_jobs, options=options)
+        if reason is not None:
+            sol.info["auto_choice"] = method
+            sol.info["auto_reason"] = reason
+        return sol
 
     inner, scaling = _normalized(problem)
     ignored = method in _EXACT and warm_start is not None and not isinstance(warm_start, bool)

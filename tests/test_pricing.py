@@ -130,6 +130,65 @@ def train(Xt, y, m, lam, seed):
     return out.x[: d * m].reshape(d, m), out.x[d * m:], out.fun
 
 
+def nc_objective_batched(theta, Xt, y, m, lam, S):
+    """Sum over S independent networks (one row of theta each) of the NC objective, and its gradient."""
+    n, d = Xt.shape
+    T = theta.reshape(S, d * m + m)
+    W1 = T[:, : d * m].reshape(S, d, m)
+    w2 = T[:, d * m:]
+    H = np.einsum("nd,sdm->snm", Xt, W1)
+    A = np.maximum(H, 0.0)
+    r = np.einsum("snm,sm->sn", A, w2) - y[None, :]
+    f = (r * r).sum(axis=1) / (2 * n) + 0.5 * lam * ((W1 ** 2).sum(axis=(1, 2)) + (w2 ** 2).sum(axis=1))
+    gp = r / n
+    g_w2 = np.einsum("snm,sn->sm", A, gp) + lam * w2
+    g_H = gp[:, :, None] * w2[:, None, :] * (H > 0)
+    g_W1 = np.einsum("nd,snm->sdm", Xt, g_H) + lam * W1
+    return f.sum(), np.concatenate([g_W1.reshape(S, -1), g_w2], axis=1).ravel(), f
+
+
+def train_many(Xt, y, m, lam, seeds):
+    """Networks from many seeds trained at once: L-BFGS on the sum of their (independent) objectives."""
+    d = Xt.shape[1]
+    S = len(seeds)
+    theta0 = np.concatenate([
+        np.concatenate([np.random.default_rng(sd).standard_normal(d * m) / np.sqrt(d),
+                        np.random.default_rng(10_000 + sd).standard_normal(m) / np.sqrt(m)])
+        for sd in seeds])
+    out = minimize(lambda t: nc_objective_batched(t, Xt, y, m, lam, S)[:2], theta0, jac=True,
+                   method="L-BFGS-B", options={"maxiter": 4000, "gtol": 1e-12, "ftol": 1e-15})
+    T = out.x.reshape(S, d * m + m)
+    f = nc_objective_batched(out.x, Xt, y, m, lam, S)[2]
+    return T[:, : d * m].reshape(S, d, m), T[:, d * m:], f
+
+
+@pytest.mark.parametrize("n,seed", [(100, 11), (200, 12)])
+def test_fifty_seeds_never_beat_the_certified_optimum(n, seed):
+    X, y = data(n, seed=seed)
+    lam = 0.01
+    res = solve_global(X, y, lam=lam, formulation="relu", tol=1e-7)
+    assert res.converged
+    cert = res.certificate
+    W = res.solution.weights
+    width = int((np.linalg.norm(W, axis=2) > 1e-9 * np.abs(W).max()).sum())
+    Xt = x_tilde(X)
+    arr = Arrangement(X, bias=True)
+    best = np.inf
+    for m in (width, 2 * width):
+        W1s, w2s, fs = train_many(Xt, y, m, lam, range(50))
+        for W1, w2, f in zip(W1s, w2s, fs):
+            # the objective is recomputed on its own (not the batched one)
+            f1 = nc_objective(np.concatenate([W1.ravel(), w2]), Xt, y, m, lam)[0]
+            assert f1 == pytest.approx(f, rel=1e-12)
+            assert f1 >= cert.primal - cert.gap - 1e-12
+        best = min(best, fs.min())
+        # the whole-arrangement bound of a few of them never exceeds the certified optimum
+        for i in range(0, 50, 10):
+            ng = certify_network_global(X, y, lam, W1s[i], w2s[i], bias=True, arrangement=arr)
+            assert ng.dual <= cert.primal + 1e-12
+    assert best <= cert.primal * 1.5
+
+
 def test_trained_networks_never_beat_the_certified_optimum():
     X, y = data(100, seed=7)
     lam = 0.01

@@ -165,3 +165,99 @@ def test_float32_reaches_the_fast_solver():
     prob = _problem(n=60, gates=10)
     sol = solve(prob, "rfista", tol=1e-4, dtype=np.float32)
     assert sol.info["dtype"] == "float32" and sol.converged
+
+
+# ------------------------------------------------- one-vs-all split over outputs
+def _cvx_loop_optimum(prob):
+    """The optimum of ``prob`` from a CVXPY loop formulation written here (one variable per group)."""
+    import cvxpy as cp
+
+    X, Y, M = prob.X_tilde, prob.Y, prob.masks
+    n, d = X.shape
+    c, p = prob.c, prob.p
+    relu = prob.formulation == "relu"
+    cons, reg, loss = [], 0, 0
+    for k in range(c):
+        pred = 0
+        for i in range(p):
+            u = cp.Variable(d)
+            reg = reg + cp.norm(u, 2)
+            if relu:
+                w = cp.Variable(d)
+                reg = reg + cp.norm(w, 2)
+                S = (2 * M[:, i] - 1)[:, None] * X
+                cons += [S @ u >= 0, S @ w >= 0]
+                u = u - w
+            pred = pred + cp.multiply(M[:, i], X @ u)
+        if prob.loss == "squared":
+            loss = loss + cp.sum_squares(pred - Y[:, k]) / (2 * n * c)
+        else:
+            loss = loss + cp.sum(cp.logistic(cp.multiply(-Y[:, k], pred))) / (n * c)
+    val = cp.Problem(cp.Minimize(loss + prob.lam * reg), cons).solve(solver="CLARABEL")
+    return float(val)
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_split_and_joint_reach_the_cvxpy_optimum(formulation, loss):
+    prob = planted_problem(formulation, loss=loss, c=3, n=30, d=2, gates=6, lam=0.01, seed=3)
+    method = "rfista" if formulation == "gated_relu" else "al"
+    ref = _cvx_loop_optimum(prob)
+    split = solve(prob, method, tol=1e-8, split_outputs=True)
+    joint = solve(prob, method, tol=1e-8, split_outputs=False)
+    assert "split_outputs" in split.info and "split_outputs" not in joint.info
+    assert split.info["split_outputs"]["n_outputs"] == 3
+    for sol in (split, joint):
+        assert sol.converged and sol.relative_gap <= 1e-8
+        assert abs(sol.objective - ref) <= 1e-6 * abs(ref)
+        # the joint certificate is of the returned weights on the joint problem
+        assert certify(prob, sol.weights).relative_gap <= 1e-7
+    # joint objective = mean over outputs of the per-output objectives (λ_k = c·λ)
+    from convex_relu.split import output_problem
+
+    ax = 1 if formulation == "relu" else 0
+    parts = [output_problem(prob, k).objective(np.take(split.raw_weights, [k], axis=ax))
+             for k in range(3)]
+    assert np.isclose(np.mean(parts), prob.objective(split.raw_weights), rtol=1e-12)
+
+
+@pytest.mark.parametrize("formulation", ["gated_relu", "relu"])
+def test_split_warm_start_from_the_optimum_stops_at_once(formulation):
+    prob = planted_problem(formulation, c=2, n=30, d=2, gates=6, lam=0.01, seed=4)
+    method = "rfista" if formulation == "gated_relu" else "al"
+    first = solve(prob, method, tol=1e-7)
+    assert first.converged and "split_outputs" in first.info
+    again = solve(prob, method, tol=1e-7, warm_start=first)
+    assert again.converged
+    assert again.n_iter <= 2 * 10 and again.n_iter < first.n_iter
+
+
+def test_split_max_iter_warns_and_is_not_converged():
+    from convex_relu.solution import SolverWarning
+
+    prob = planted_problem("gated_relu", loss="logistic", c=3, n=40, d=3, gates=10, lam=1e-4, seed=5)
+    with pytest.warns(SolverWarning, match="certified relative gap"):
+        sol = solve(prob, "rfista", tol=1e-12, max_iter=3, split_outputs=True)
+    assert not sol.converged and sol.status == "max_iter"
+    assert all(k <= 3 + 10 for k in sol.info["split_outputs"]["n_iter"])
+
+
+def test_split_runs_in_parallel_with_the_same_answer():
+    prob = planted_problem("gated_relu", c=2, n=30, d=2, gates=6, lam=0.01, seed=6)
+    one = solve(prob, "rfista", tol=1e-7, n_jobs=1)
+    two = solve(prob, "rfista", tol=1e-7, n_jobs=2)
+    assert two.info["split_outputs"]["n_jobs"] == 2
+    assert np.allclose(one.raw_weights, two.raw_weights, atol=1e-12)
+
+
+def test_a_penalty_coupling_outputs_is_not_split():
+    prob = planted_problem("gated_relu", c=2, n=30, d=2, gates=6, lam=0.01, seed=7)
+    fg = prob.with_penalty("feature_group")
+    sol = solve(fg, "rfista", tol=1e-6)
+    assert "split_outputs" not in sol.info
+    with pytest.raises(ValueError, match="split_outputs"):
+        solve(fg, "rfista", split_outputs=True)
+    with pytest.raises(TypeError, match="split_outputs"):
+        solve(prob, "rfista", split_outputs="yes")
+    with pytest.raises(ValueError, match="n_jobs"):
+        solve(prob, "rfista", n_jobs=0)

@@ -109,7 +109,12 @@ def cvx_optimum(prob):
             program.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11,
                           tol_feas=1e-11, max_iter=400)
         except cp.error.SolverError:
-            program.solve(solver="CLARABEL", tol_gap_abs=1e-8, tol_gap_rel=1e-8, tol_feas=1e-8)
+            try:
+                program.solve(solver="CLARABEL", tol_gap_abs=1e-8, tol_gap_rel=1e-8, tol_feas=1e-8)
+            except cp.error.SolverError:
+                # no independent reference for this case (e.g. logistic at λ = 0 on
+                # separable data: the infimum 0 is not attained); hypothesis draws another
+                assume(False)
     assert program.status in ("optimal", "optimal_inaccurate"), program.status
 
     def stack(vars_):
