@@ -148,7 +148,10 @@ def nc_objective_batched(theta, Xt, y, m, lam, S):
 
 
 def train_many(Xt, y, m, lam, seeds):
-    """Networks from many seeds trained at once: L-BFGS on the sum of their (independent) objectives."""
+    """Networks from many seeds trained at once: L-BFGS on the sum of their (independent) objectives.
+
+    300 iterations: the bound must hold for any weights; training only makes the check bite.
+    """
     d = Xt.shape[1]
     S = len(seeds)
     theta0 = np.concatenate([
@@ -156,7 +159,7 @@ def train_many(Xt, y, m, lam, seeds):
                         np.random.default_rng(10_000 + sd).standard_normal(m) / np.sqrt(m)])
         for sd in seeds])
     out = minimize(lambda t: nc_objective_batched(t, Xt, y, m, lam, S)[:2], theta0, jac=True,
-                   method="L-BFGS-B", options={"maxiter": 4000, "gtol": 1e-12, "ftol": 1e-15})
+                   method="L-BFGS-B", options={"maxiter": 300, "gtol": 1e-12, "ftol": 1e-15})
     T = out.x.reshape(S, d * m + m)
     f = nc_objective_batched(out.x, Xt, y, m, lam, S)[2]
     return T[:, : d * m].reshape(S, d, m), T[:, d * m:], f
@@ -186,7 +189,7 @@ def test_fifty_seeds_never_beat_the_certified_optimum(n, seed):
         for i in range(0, 50, 10):
             ng = certify_network_global(X, y, lam, W1s[i], w2s[i], bias=True, arrangement=arr)
             assert ng.dual <= cert.primal + 1e-12
-    assert best <= cert.primal * 1.5
+    assert best <= cert.primal * 1.05  # training reaches the optimum closely
 
 
 def test_trained_networks_never_beat_the_certified_optimum():
