@@ -687,7 +687,11 @@ def price_arrangement(arrangement, problem, z, *, top_k=0, viol_tol=1e-9, block_
     - ``"faces"`` (the default ``"auto"`` in rank 3): the exact maximum of
       ``±zᵀ(X̃v)_+`` on the unit sphere over chamber interiors, arcs and rays
       (:class:`_CircleSweep`, derivation there) — closed-form face values and
-      membership tests, no projections. ``n_projected`` counts the chambers whose
+      membership tests, no projections, and no stream of the chambers: each chamber is
+      reached from the arcs that bound it (:meth:`_CircleSweep.price_chambers`), and
+      their number comes from Euler's formula. ``"faces-stream"``: the same maximum with
+      the chamber interiors streamed by :class:`Arrangement` (the previous route, kept as
+      an independent cross-check). ``n_projected`` counts the chambers whose
       interior was tested, ``n_violating`` the violating faces found.
     - ``"nnls"`` (``"auto"`` in other ranks): project the chambers with
       ``‖q_{k,i}‖ > λ`` for some ``k`` (``‖Π_K(q)‖ <= ‖q‖``) by NNLS.
@@ -1012,8 +1016,11 @@ def solve_global(
     tol : float
         Target certified relative gap against the global lower bound.
     method : str
-        Solver of the restricted programs (:func:`convex_relu.solve`; ``"auto"``:
-        Clarabel while small, else the first-order method, warm-started).
+        Solver of the restricted programs. ``"auto"``: for C-ReLU with the squared
+        loss and the group-ℓ2 penalty ``"facets"`` (:func:`convex_relu.restricted.solve_restricted_relu`:
+        each cone by its facet rows with row generation, the loss compressed by a QR, Clarabel's
+        native API); otherwise Clarabel while small, else the first-order method,
+        warm-started. Any :func:`convex_relu.solve` method is accepted too.
     init_gates : int, optional
         Gaussian gates of the first working set (:func:`sample_patterns`, ``seed``);
         default 128 for C-GReLU, ``min(128, max(16, 30000 // n))`` for C-ReLU (a small
