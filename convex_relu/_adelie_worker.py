@@ -1,4 +1,4 @@
-"""Run adelie's group lasso on one C-GReLU problem; executed by *adelie's own* interpreter.
+"""Run adelie's group lasso / elastic net on one C-GReLU problem, in *adelie's own* interpreter.
 
 adelie needs ``numpy < 2``, so it lives in a virtual environment of its own and this
 script is run there (``python _adelie_worker.py IN.npz OUT.npz``). It imports neither
@@ -8,14 +8,17 @@ reads the weights back and certifies them with OUR certificate.
 
 Input ``IN.npz``: ``Xt`` (n×d̃, bias column included), ``masks`` (n×p, 0/1), ``Y``
 (n×c), ``lam`` (OUR λ), ``tol`` (adelie's coordinate-descent ``tol``), ``threads``,
-``warm`` (1: solve a tiny problem first so one-off set-up is not timed).
+``warm`` (1: solve a tiny problem first so one-off set-up is not timed), optional
+``alpha`` (the elastic-net parameter in ``[0, 1]``, default 1: the group lasso).
 
 Scaling. adelie's Gaussian GLM with its default weights ``1/n`` has loss
 ``Σ_j (y_j − η_j)²/(2n)`` and penalty ``λ_a Σ_g ω_g ‖β_g‖`` (we pass ``ω = 1``; its
 default is ``√|g|``). Ours for output ``k`` is
 ``‖y_k − Au_k‖²/(2nc) + λ Σ_i ‖u_{k,i}‖ = (1/c)[‖y_k − Au_k‖²/(2n) + cλ Σ_i ‖u_{k,i}‖]``,
-so each output is one adelie solve with ``λ_a = c·λ``. ``adelie.matrix.convex_relu(Xt,
-masks, gated=True)`` is the stacked operator ``[D_1X̃ … D_pX̃]`` (group ``i`` = columns
+so each output is one adelie solve with ``λ_a = c·λ``. The group elastic net is the
+same mapping with the same ``α``: adelie's penalty is ``λ_a Σ_g ω_g(α‖β_g‖ +
+(1 − α)/2 ‖β_g‖²)`` and ours ``λ Σ_i (α‖u_i‖ + (1 − α)/2 ‖u_i‖²)`` (penalties module).
+``adelie.matrix.convex_relu(Xt, masks, gated=True)`` is the stacked operator ``[D_1X̃ … D_pX̃]`` (group ``i`` = columns
 ``i·d̃ … (i+1)·d̃ − 1``), the same layout as ours, without forming it.
 
 What is timed: the ``grpnet`` calls only (summed over outputs).
@@ -56,7 +59,7 @@ def _reset_peak():
         return False
 
 
-def _solve(ad, np, Xt, masks, Y, lam, tol, threads):
+def _solve(ad, np, Xt, masks, Y, lam, tol, threads, alpha=1.0):
     n, d = Xt.shape
     p = masks.shape[1]
     c = Y.shape[1]
@@ -70,7 +73,7 @@ def _solve(ad, np, Xt, masks, Y, lam, tol, threads):
         glm = ad.glm.gaussian(np.ascontiguousarray(Y[:, k], dtype=np.float64))
         t0 = time.perf_counter()
         state = ad.grpnet(
-            mat, glm, groups=groups, alpha=1.0, penalty=np.ones(p),
+            mat, glm, groups=groups, alpha=float(alpha), penalty=np.ones(p),
             lmda_path=np.array([c * lam]), tol=tol, intercept=False, early_exit=False,
             adev_tol=1.0, ddev_tol=0.0, max_iters=10**8, n_threads=threads,
             progress_bar=False,
@@ -107,6 +110,10 @@ def main(argv):
 
     data = np.load(argv[1])
     threads = int(data["threads"])
+    alpha = float(data["alpha"]) if "alpha" in data.files else 1.0
+    if not 0.0 <= alpha <= 1.0:
+        print(f"alpha must be in [0, 1]; got {alpha}", file=sys.stderr)
+        return 2
     with threadpool_limits(limits=threads):
         if int(data["warm"]):
             rng = np.random.default_rng(0)
@@ -116,7 +123,7 @@ def main(argv):
         reset = _reset_peak()
         base = _status_kb("VmRSS")
         W, elapsed, n_iter = _solve(ad, np, data["Xt"], data["masks"], data["Y"],
-                                    float(data["lam"]), float(data["tol"]), threads)
+                                    float(data["lam"]), float(data["tol"]), threads, alpha)
         peak = _status_kb("VmHWM")
     np.savez(argv[2], W=W, time=elapsed, n_iter=n_iter, peak_rss_kb=peak, base_rss_kb=base,
              peak_reset=int(reset))

@@ -52,6 +52,14 @@ without changing their predictions and bounds ``p*`` from below with the optimal
 multipliers — reports a relative gap ``<= tol``. During the AL a cheap lower bound
 from the current multipliers (one adjoint GEMM, :func:`_lagrangian_dual`) decides
 when calling ``certify`` is worth it.
+
+Penalties. The face solve above needs a closed-form prox of ``λR + ι_K``: radial,
+neuron-separable penalties (neuron group, ``l2``, group elastic net) have one. Every
+other penalty (``l1``, ``feature_group``, a user's class) gets the *plain* variant,
+chosen from the penalty's flags (:func:`convex_relu.al_penalized.al_variant`): the same
+AL subproblems with only the penalty's own prox, then a Davis–Yin splitting finish
+(:func:`convex_relu.al_penalized.split_finish`) started from the AL's iterate and
+multipliers, certified with the splitting's cone multipliers.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ import scipy.sparse as sp
 
 from . import losses
 from ._validation import check_positive_int
+from .al_penalized import al_variant, block_conjugate, ray_dual, split_finish
 from .certificates import certify
 from .cones import project_columns
 from .fista import (
@@ -90,6 +99,16 @@ _AL_STALL_UPDATES = 20
 #: "stalled": this many face solves in a row that converged on their faces (gap and
 #: objective no longer moving) without a better objective or a closed certified gap.
 _FACE_STALLS = 2
+#: Plain variant (no face solve, :mod:`convex_relu.al_penalized`): after a multiplier
+#: update whose relative violation is above this fraction of the previous one, ``δ``
+#: is doubled (the classical penalty increase of Conn, Gould and Toint), at most
+#: ``_PLAIN_DELTA_GROWTH`` times the starting ``δ``. Without a face solve to finish,
+#: a fixed ``δ`` with inexact subproblems stalls at violations ~1e-5.
+_PLAIN_VIOL_DECREASE = 0.5
+_PLAIN_DELTA_GROWTH = 16.0
+#: Plain variant: R-FISTA iterations per subproblem at most (``max_inner`` default 70 is
+#: the face variant's, whose face solve does the accurate work).
+_PLAIN_MAX_INNER = 200
 
 
 class ALSmooth:
@@ -185,6 +204,10 @@ class ALSmooth:
         g, P = self._last
         g = np.asarray(g, dtype=np.float64)
         pen = _generic_pen(self.problem)
+        if pen is not None and al_variant(pen) == "plain":
+            cap, conj = block_conjugate(pen, self.lam, G, self.c, self.p)
+            return ray_dual(self.problem, g, cap, conj, float(np.vdot(P, self.Lam)),
+                            float(np.vdot(P, P)), self.delta)
         if pen is not None:
             return _radial_dual(self.problem, pen, g, group_norms_columns(np.asarray(G, float)),
                                 float(np.vdot(P, self.Lam)), float(np.vdot(P, P)), self.delta)
@@ -266,6 +289,9 @@ def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
     B[:, 1] = Mg + signs[:, None, :] * Lam[:, 1]
     G = np.asarray(X.T @ B.reshape(n, -1))
     pen = _generic_pen(problem)
+    if pen is not None and al_variant(pen) == "plain":
+        cap, conj = block_conjugate(pen, problem.lam, G, c, p)
+        return ray_dual(problem, g, cap, conj)
     if pen is not None:
         return _radial_dual(problem, pen, g, group_norms_columns(G))
     max_norm = float(group_norms_columns(G).max())
@@ -690,22 +716,41 @@ def _face_newton(problem, x, support, prox, pat, sign_b, out):
     return x + theta * (x_new - x)
 
 
-def al_supports(penalty):
-    """Whether :func:`solve_al` handles ``penalty`` on the C-ReLU program.
+def _all_columns_cone(problem, Lam):
+    """:class:`_ConeProx` on all ``2cp`` columns ``[V | W]``, tight rows guessed from ``Λ``.
 
-    Its face solve needs the exact prox of ``λR + ι_K`` and its bounds the cone
-    conjugate of ``λR``: both are closed-form for radial, neuron-separable penalties
-    (neuron group, ``l2``, group elastic net; the face Newton only for the neuron
-    group). Other penalties on C-ReLU (``l1``, ``feature_group``) are solved by the
-    exact (CVXPY) methods and certified by :func:`convex_relu.certificates.certify`
-    with the solver's cone multipliers.
+    For the plain variant's splitting finish (:func:`convex_relu.al_penalized.split_finish`):
+    the AL's positive multipliers ``Λ`` ``(n, 2, c, p)`` give each column's first passive
+    rows (at most ``d̃ − 1`` independent ones, as in :func:`_polish`).
     """
-    from .penalties import DEFAULT_PENALTY
+    n, c, d, p = problem.n, problem.c, problem.d, problem.p
+    m = 2 * c * p
+    Xt = problem.X_tilde
+    pat = np.arange(m) % p
+    S_cols = problem.signs[:, pat]
+    Lc = np.maximum(np.asarray(Lam, dtype=float).reshape(n, m), 0.0)
+    tight = np.zeros((n, m), dtype=bool)
+    for col in np.flatnonzero(Lc.max(axis=0) > 0):
+        cand = np.flatnonzero(Lc[:, col] > 0)
+        A = S_cols[cand, col][:, None] * Xt[cand]
+        tight[cand[_select_rows(A, Lc[cand, col], d - 1)], col] = True
+    return _ConeProx(Xt, problem.patterns.masks, S_cols, pat, tight)
 
-    # radial penalties Σ_g φ(‖u_g‖): prox of tφ(‖·‖) + ι_K = radial shrink of Π_K, and
-    # the cone conjugate is Σ (λφ)*(‖Π_K(·)‖) (penalties module)
-    return penalty is None or penalty is DEFAULT_PENALTY or bool(
-        getattr(penalty, "radial", False) and getattr(penalty, "separable_over_neurons", False))
+
+def al_supports(penalty):
+    """Whether :func:`solve_al` handles ``penalty`` on the C-ReLU program: every penalty.
+
+    Radial, neuron-separable penalties (neuron group, ``l2``, group elastic net) get the
+    face variant (identify, then the exact prox of ``λR + ι_K``; the face Newton only
+    for the neuron group); the others (``l1``, ``feature_group``, any penalty with a
+    prox and a dual norm or conjugate) the plain AL of
+    :mod:`convex_relu.al_penalized`, certified with the AL's cone multipliers.
+    ``al_variant(penalty)`` says which. A penalty must provide ``dual_norm`` (a norm)
+    or ``conjugate`` for the bounds; every :class:`~convex_relu.penalties.Penalty` does.
+    """
+    from .penalties import Penalty
+
+    return penalty is None or isinstance(penalty, Penalty)
 
 
 def check_al_penalty(problem, method="al"):
@@ -730,8 +775,9 @@ def solve_al(
     dtype=None,
     delta=None,
     window=(1e-3, 1e-2),
-    max_inner=70,
+    max_inner=None,
     polish=True,
+    split=True,
     polish_after=2,
     newton=True,
     check_every=10,
@@ -762,11 +808,18 @@ def solve_al(
         output).
     window : (low, high) or None
         Penalty window on ``V`` (module docstring); ``None`` keeps ``delta`` fixed.
-    max_inner : int
+    max_inner : int, optional
         R-FISTA iterations per subproblem at most (an inexact AL: the multipliers
-        move at least this often).
+        move at least this often). Default 70 for the face variant, 200 for the
+        plain one (no face solve; :mod:`convex_relu.al_penalized`).
     polish : bool
         Run the identify-then-solve phase (module docstring). ``False``: plain AL.
+        (Ignored by the plain variant, which has no face solve.)
+    split : bool
+        Plain variant only (penalties that are not radial): after ``polish_after``
+        multiplier updates, finish by the splitting of
+        :func:`convex_relu.al_penalized.split_finish` (``info["phase"] == "split"``).
+        ``False``: the AL alone (it converges slowly to high accuracy).
     polish_after : int
         Multiplier updates before the first face solve.
     newton : bool
@@ -797,8 +850,9 @@ def solve_al(
         at once. ``history`` with ``iteration``, ``time``,
         ``objective``, ``gap`` (relative; the cheap multiplier bound during the AL,
         certified for face solves), ``violation`` (relative), ``V`` and ``delta``;
-        ``info`` with ``violation``, ``absolute_violation``, ``phase`` (``"face"`` or
-        ``"al"``: which produced the answer) and counters.
+        ``info`` with ``violation``, ``absolute_violation``, ``phase`` (``"face"``,
+        ``"split"`` or ``"al"``: which produced the answer) and counters. For the plain
+        variant ``duals`` are the splitting's cone multipliers.
     """
     if getattr(problem, "formulation", None) != "relu":
         raise ValueError(
@@ -810,7 +864,8 @@ def solve_al(
     constraint_tol = _check_tol(constraint_tol, "constraint_tol")
     max_iter = check_positive_int(max_iter, "max_iter")
     max_outer = check_positive_int(max_outer, "max_outer")
-    max_inner = check_positive_int(max_inner, "max_inner")
+    max_inner_default = max_inner is None
+    max_inner = check_positive_int(70 if max_inner is None else max_inner, "max_inner")
     polish_after = check_positive_int(polish_after, "polish_after", minimum=0)
     check_every = check_positive_int(check_every, "check_every")
     dt = resolve_dtype(dtype, problem)
@@ -826,6 +881,35 @@ def solve_al(
     prob = problem
     gpen = _generic_pen(prob)
     n, c, d, p = prob.n, prob.c, prob.d, prob.p
+    # the variant from the penalty's flags (al_penalized): "plain" penalties (not radial
+    # or not neuron-separable) have no closed-form prox of λR + ι_K, so no face solve;
+    # their prox and value act on the whole [V | W] layout (groups may span columns)
+    plain = al_variant(gpen) == "plain"
+    if plain:
+        polish = False
+        layout = (2, c, p)
+        al_prox = lambda Z, t: gpen.prox_columns(Z, t, layout)  # noqa: E731
+        al_value = lambda Z: gpen.value_columns(Z, layout)  # noqa: E731
+    elif gpen is not None:
+        al_prox = lambda Z, t: gpen.prox_columns(Z, t, None)  # noqa: E731
+        al_value = gpen.value_columns
+    else:
+        al_prox = al_value = None
+
+    def certify_al(W, Lam_):
+        # plain variant: the AL multipliers are the cone multipliers of the certificate
+        # (the cone conjugate of a non-radial penalty has no closed form). They converge
+        # only linearly; where they leave the gap above tol, the certificate's own
+        # multipliers (certify without any: a small conic program) are tried too. Both
+        # certificates are valid for the same weights: the smaller gap is kept.
+        if not plain:
+            return certify(prob, W)
+        cert_ = certify(prob, W, multipliers=np.ascontiguousarray(Lam_.transpose(1, 0, 2, 3)))
+        if not cert_.relative_gap <= tol:
+            other = certify(prob, W)
+            if other.relative_gap < cert_.relative_gap:
+                cert_ = other
+        return cert_
     s = prob.s
     X64, M64 = prob.X_tilde, prob.masks
     S64 = prob.signs
@@ -890,6 +974,9 @@ def solve_al(
         "delta": [],
     }
     step = step_for(delta)
+    delta0, prev_viol = delta, np.inf
+    if plain and max_inner_default:
+        max_inner = _PLAIN_MAX_INNER
     total_iter = 0
     n_outer = n_updates = 0
     phase = "window" if window is not None else "multipliers"
@@ -915,7 +1002,7 @@ def solve_al(
         st0 = smooth.forward(x)
         f_x0 = smooth.value(st0)
         f0 = f_x0 + prob.lam * (float(group_norms_columns(x).sum()) if gpen is None
-                                else gpen.value_columns(x))
+                                else al_value(x))
         resume = None
         if res is not None and phase == "multipliers":
             # the subproblem moved only through the multipliers: keep the momentum
@@ -935,8 +1022,8 @@ def solve_al(
             min_iter=check_every,
             resume=resume,
             monitor=monitor,
-            prox=None if gpen is None else (lambda Z, t: gpen.prox_columns(Z, t, None)),
-            penalty_value=None if gpen is None else gpen.value_columns,
+            prox=al_prox,
+            penalty_value=al_value,
         )
         n_outer += 1
         total_iter += res.n_iter
@@ -971,12 +1058,20 @@ def solve_al(
 
         Lam = np.maximum(Lam - delta * Z, 0.0)
         n_updates += 1
+        if plain:
+            # classical penalty increase when the violation did not fall enough
+            if (rel_viol > constraint_tol and rel_viol > _PLAIN_VIOL_DECREASE * prev_viol
+                    and delta < _PLAIN_DELTA_GROWTH * delta0):
+                delta *= 2.0
+                step = min(step, 4.0 * step_for(delta))
+                res = None  # a new subproblem: fresh momentum
+            prev_viol = rel_viol
         # cheap bound: primal at the (unrepaired) iterate, dual from the multipliers
         pred = np.einsum(
             "nkp,np->nk", np.asarray(X_op @ (x64[:, : c * p] - x64[:, c * p:])).reshape(n, c, p), M64
         )
         primal = prob.loss_value(pred) + prob.lam * (float(group_norms_columns(x64).sum())
-                                                     if gpen is None else gpen.value_columns(x64))
+                                                     if gpen is None else al_value(x64))
         dual = _lagrangian_dual(prob, pred, Lam, X_op, M64, S64)
         rel = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
         _record(history, total_iter, t_start, primal, rel, rel_viol, delta, V)
@@ -988,6 +1083,28 @@ def solve_al(
                 f"[al] iter {total_iter:6d}  objective {primal:.10e}  rel. gap {rel:.3e}  "
                 f"violation {rel_viol:.3e}  delta {delta:.3e}"
             )
+        # plain variant: the AL's iterate and multipliers start the splitting finish
+        if plain and split and n_updates >= polish_after:
+            Ws, cert_s, nu_s, it_s, split_status = split_finish(
+                prob, x64, Lam, _all_columns_cone(prob, Lam), tol=tol,
+                max_iter=max(max_iter - total_iter, 1))
+            total_iter += it_s
+            n_polish += 1
+            polish_iter += it_s
+            _record(history, total_iter, t_start, cert_s.primal, cert_s.relative_gap,
+                    relative_violation(prob, Ws), delta)
+            if verbose:
+                print(f"[al] splitting finish: {it_s} iterations, certified rel. gap "
+                      f"{cert_s.relative_gap:.3e} ({split_status})")
+            if not cert_s.relative_gap <= tol:
+                # the certificate's own multipliers (a small conic program) may close it
+                other = certify(prob, Ws)
+                if other.relative_gap < cert_s.relative_gap:
+                    cert_s = other
+            cert, W_final, answer = cert_s, Ws, "split"
+            Lam = np.ascontiguousarray(nu_s.transpose(1, 0, 2, 3))
+            status = "optimal" if split_status == "converged" else split_status
+            break
         # identify-then-solve: R-FISTA with exact projections on the AL's groups
         if polish and n_updates >= polish_after and rel_viol <= 0.3 * last_polish_viol:
             last_polish_viol = rel_viol
@@ -1024,7 +1141,7 @@ def solve_al(
                     status = "stalled" if np.isfinite(cert_p.primal) else "non_finite"
                     break
         if rel_viol <= constraint_tol and rel <= tol and rel < 0.5 * last_certified_gap:
-            cert = certify(prob, _weights_from_columns(x64, c, d, p))
+            cert = certify_al(_weights_from_columns(x64, c, d, p), Lam)
             last_certified_gap = cert.relative_gap
             if cert.relative_gap <= tol:
                 status = "optimal"
@@ -1054,7 +1171,7 @@ def solve_al(
     if W_final is None:
         W = _weights_from_columns(x.astype(np.float64), c, d, p)
         if cert is None or status != "optimal":
-            cert = certify(prob, W)
+            cert = certify_al(W, Lam)
         if best_face is not None:
             # report the better of the last AL iterate and the best face solve (every
             # certificate is valid, so the lesser certified primal is the better point)

@@ -620,7 +620,8 @@ def _run_adelie(problem, tol, cache, python, threads):
         np.savez(src, Xt=np.asarray(problem.X_tilde, dtype=np.float64),
                  masks=np.asarray(problem.masks, dtype=np.float64),
                  Y=np.asarray(problem.Y, dtype=np.float64), lam=float(problem.lam),
-                 tol=float(tol), threads=int(threads), warm=int(not cache.get("adelie_warm")))
+                 tol=float(tol), threads=int(threads), warm=int(not cache.get("adelie_warm")),
+                 alpha=float(getattr(getattr(problem, "penalty", None), "alpha", 1.0)))
         res = subprocess.run([python, script, src, dst], capture_output=True, text=True)
         if res.returncode != 0:
             raise ToolError(f"adelie worker exited with {res.returncode}: "
@@ -774,6 +775,9 @@ def _rfista_iteration_time(problem, threads, iters=(30, 90), reps=3):
     kwargs = {"tol": 1e-15}
     if "working_set" in params:
         kwargs["working_set"] = False
+    if "dtype" in params:
+        # float64 iterations (large rows default to "mixed", whose float32 phase is faster)
+        kwargs["dtype"] = np.float64
     times = {m: [] for m in iters}
     counts = {}
     with warnings.catch_warnings():

@@ -3,12 +3,15 @@
 Run ``python -m convex_relu.bench_penalties [--quick]``. Prints one table:
 
 - per penalty and synthetic row, seconds (median of ``repeats``) for R-FISTA on
-  C-GReLU and, for C-ReLU, the AL (neuron group) or Clarabel (the penalties the AL
-  does not support) to a certified relative gap ``1e-6`` — every time judged by our
-  certificate (``Solution.converged``);
-- for the neuron group, the same-run ratio new/old against the committed code
+  C-GReLU and, for C-ReLU, the augmented Lagrangian (every penalty: the face variant
+  for radial ones, the plain variant with its splitting finish for ``l1`` /
+  ``feature_group``, :mod:`convex_relu.al_penalized`) and Clarabel, to a certified
+  relative gap ``1e-6`` — every time judged by our certificate
+  (``Solution.converged``); the C-ReLU cells run once (Clarabel takes seconds);
+- for the neuron group, the same-run ratios new/old against the committed code
   (``git archive HEAD convex_relu`` unpacked into a temporary package
-  ``convex_relu_head``), runs interleaved, one BLAS thread for both.
+  ``convex_relu_head``), runs interleaved, one BLAS thread for both: R-FISTA on
+  C-GReLU and (``NG AL new/old``) the AL on C-ReLU.
 
 Peers (C-GReLU rows): scnn's R-FISTA with its ``FeatureGL1``, ``L1`` and ``L2``
 regularisers (:func:`run_scnn`), its weights judged by OUR certificate; the column
@@ -22,9 +25,12 @@ own objective with ours at random weights, ``tests/test_penalties.py``):
   root of the last axis of its ``(c, p, d̃)`` weights, ``d̃`` with the bias column):
   ``λ_s = λ/√d̃``.
 
-scnn has no group elastic net; adelie's worker (:mod:`convex_relu._adelie_worker`)
-solves the group lasso only (``alpha=1``), so the ``group_elastic_net`` rows have no
-peer yet (the worker would need an ``alpha`` input).
+scnn has no group elastic net; adelie (its ``grpnet``, in its own interpreter through
+:mod:`convex_relu._adelie_worker`, ``$CONVEX_RELU_ADELIE_PYTHON``) is the peer of the
+``neuron_group`` (``α = 1``) and ``group_elastic_net`` rows (its ``α``; same
+``λ_a = c·λ`` mapping, checked in ``tests/test_bench.py``), squared-loss rows; its
+time is that of the ``grpnet`` calls, at the loosest of its tolerances whose weights
+OUR certificate puts within the gap (:func:`adelie_time_to_gap`).
 
 A benchmark, not a test: timings depend on the machine (and its load).
 """
@@ -181,6 +187,32 @@ def scnn_time_to_gap(problem, gap=1e-6, repeats=3, tols=SCNN_TOLS):
     return out
 
 
+#: adelie's ``tol`` tried, loosest first, until OUR certified gap meets the target
+ADELIE_TOLS = (1e-7, 1e-9, 1e-11, 1e-13, 1e-16)
+#: our penalty names with an adelie peer (group lasso / group elastic net)
+ADELIE_PENALTIES = ("neuron_group", "group_elastic_net")
+
+
+def adelie_time_to_gap(problem, python, gap=1e-6, repeats=3, tols=ADELIE_TOLS):
+    """Median seconds of adelie's ``grpnet`` at the loosest ``tol`` of ``tols`` whose weights
+    OUR certificate puts within relative gap ``gap`` (every repeat must meet it).
+
+    Returns ``(seconds, adelie_tol, worst_gap, met)`` like :func:`scnn_time_to_gap`.
+    """
+    from .bench import _run_adelie
+    from .certificates import certify
+
+    cache, out = {}, None
+    for t in tols:
+        runs = [_run_adelie(problem, t, cache, python, 1) for _ in range(repeats)]
+        secs = statistics.median(r["time"] for r in runs)
+        worst = max(certify(problem, r["weights"]).relative_gap for r in runs)
+        out = (secs, t, worst, bool(worst <= gap))
+        if out[3]:
+            break
+    return out
+
+
 def _lam(prob, n_gates_prob):
     lm = prob.lam_max()
     if not np.isfinite(lm):
@@ -198,17 +230,30 @@ def _time(fn, repeats):
     return statistics.median(out), ok
 
 
-def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout, scnn=True):
+def _cell(fn):
+    """``"1.234s"`` (``" (NC)"`` when not certified) or ``"failed (Error)"``."""
+    try:
+        t, ok = _time(fn, 1)
+    except Exception as exc:  # solver trouble is reported, not hidden
+        return f"failed ({type(exc).__name__})", None
+    return f"{t:.3f}s{'' if ok else ' (NC)'}", (t if ok else None)
+
+
+def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout, scnn=True, adelie=True):
     from threadpoolctl import threadpool_limits
 
     from . import solve
+    from .bench import _adelie_available, resolve_adelie_python
     from .problems import make_problem
 
     head = _head_package()
     lines = []
     use_scnn = scnn and scnn_available()
+    ad_py = resolve_adelie_python() if adelie else None
+    use_adelie = ad_py is not None and _adelie_available(ad_py) is None
     hdr = (f"{'row (n×d×gates, loss)':28s} {'penalty':18s} {'C-GReLU R-FISTA':>16s} "
-           f"{'scnn (its tol)':>22s} {'scnn/ours':>9s} {'C-ReLU':>18s} {'NG new/old':>11s}")
+           f"{'scnn (its tol)':>22s} {'scnn/ours':>9s} {'adelie (its tol)':>22s} {'ad/ours':>7s} "
+           f"{'C-ReLU AL':>14s} {'C-ReLU Clarabel':>16s} {'NG new/old':>11s} {'NG AL new/old':>13s}")
     print(hdr, file=stream)
     print("-" * len(hdr), file=stream)
     with threadpool_limits(1), warnings.catch_warnings():
@@ -230,31 +275,35 @@ def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout, scnn=True)
                         ratio_s = f"{ts_med / tg:.2f}" if met and okg else ""
                     except Exception as exc:  # reported, not hidden
                         cell_s = f"failed ({type(exc).__name__})"
-                elif pen == "group_elastic_net":
-                    cell_s = "no peer (TODO)"
-                cell_r = "-"
+                cell_a, ratio_a = "-", ""
+                if use_adelie and pen in ADELIE_PENALTIES and loss == "squared":
+                    try:
+                        ta, t_a, worst, met = adelie_time_to_gap(pg, ad_py, tol, repeats)
+                        cell_a = f"{ta:.3f}s @{t_a:.0e}" + ("" if met else f" NC {worst:.0e}")
+                        ratio_a = f"{ta / tg:.2f}" if met and okg else ""
+                    except Exception as exc:  # reported, not hidden
+                        cell_a = f"failed ({type(exc).__name__})"
+                cell_al = cell_cl = "-"
+                pr = None
                 if relu and n * g <= RELU_MAX_SIZE:
                     pr = pg.relu_problem()
                     pr = pr.with_lam(_lam(pr, g))
-                    from .augmented_lagrangian import al_supports
-
-                    meth = "al" if al_supports(pr.penalty) else "clarabel"
-                    try:
-                        tr, okr = _time(lambda: solve(pr, meth, tol=tol), 1)
-                        cell_r = f"{tr:.3f}s {meth}{'' if okr else ' (NC)'}"
-                    except Exception as exc:  # solver trouble is reported, not hidden
-                        cell_r = f"{meth} failed ({type(exc).__name__})"
-                ratio = ""
+                    cell_al, _ = _cell(lambda: solve(pr, "al", tol=tol))
+                    cell_cl, _ = _cell(lambda: solve(pr, "clarabel", tol=tol))
+                ratio = ratio_al = ""
                 if pen == "neuron_group" and head is not None:
                     ph = head.make_problem(X, y, formulation="gated_relu", lam=pg.lam, loss=loss,
                                            bias=True, n_gates=g, seed=0)
-                    new, old = [], []
-                    for _ in range(max(repeats, 5)):  # interleaved: same load for both
-                        t = time.perf_counter(); head.solve(ph, "rfista", tol=tol); old.append(time.perf_counter() - t)
-                        t = time.perf_counter(); solve(pg, "rfista", tol=tol); new.append(time.perf_counter() - t)
-                    ratio = f"{statistics.median(new) / statistics.median(old):.3f}"
+                    ratio = _same_run_ratio(lambda: solve(pg, "rfista", tol=tol),
+                                            lambda: head.solve(ph, "rfista", tol=tol), repeats)
+                    if pr is not None:
+                        phr = head.make_problem(X, y, formulation="relu", lam=pr.lam, loss=loss,
+                                                bias=True, n_gates=g, seed=0)
+                        ratio_al = _same_run_ratio(lambda: solve(pr, "al", tol=tol),
+                                                   lambda: head.solve(phr, "al", tol=tol), repeats)
                 line = (f"{tag:28s} {pen:18s} {f'{tg:.3f}s' + ('' if okg else ' (NC)'):>16s} "
-                        f"{cell_s:>22s} {ratio_s:>9s} {cell_r:>18s} {ratio:>11s}")
+                        f"{cell_s:>22s} {ratio_s:>9s} {cell_a:>22s} {ratio_a:>7s} "
+                        f"{cell_al:>14s} {cell_cl:>16s} {ratio:>11s} {ratio_al:>13s}")
                 print(line, file=stream)
                 lines.append(line)
     print("times: median seconds to a certified relative gap "
@@ -262,8 +311,19 @@ def run(rows=ROWS, repeats=3, tol=1e-6, relu=True, stream=sys.stdout, scnn=True)
           "1 BLAS thread; NG new/old: same-run median ratio against git HEAD; scnn: its "
           "R-FISTA at the loosest of its tolerances (@) whose weights OUR certificate puts "
           f"within {tol:g} (NC: none did; worst gap shown), squared-loss rows; scnn/ours the "
-          "same-run ratio of medians.", file=stream)
+          "same-run ratio of medians; adelie likewise (its grpnet time), neuron_group and "
+          "group_elastic_net rows; C-ReLU AL / Clarabel: one run each; NG AL new/old: the "
+          "C-ReLU AL against git HEAD.", file=stream)
     return lines
+
+
+def _same_run_ratio(new_fn, old_fn, repeats):
+    """Median new / median old over interleaved runs (same load for both)."""
+    new, old = [], []
+    for _ in range(max(repeats, 5)):
+        t = time.perf_counter(); old_fn(); old.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); new_fn(); new.append(time.perf_counter() - t)  # noqa: E702
+    return f"{statistics.median(new) / statistics.median(old):.3f}"
 
 
 def main(argv=None):
@@ -272,8 +332,17 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-relu", action="store_true")
     ap.add_argument("--no-scnn", action="store_true", help="skip the scnn peer")
+    ap.add_argument("--no-adelie", action="store_true", help="skip the adelie peer")
+    ap.add_argument("--rows", default=None,
+                    help="rows as n,d,gates,loss;... (default: the built-in rows)")
     a = ap.parse_args(argv)
-    run(QUICK_ROWS if a.quick else ROWS, repeats=a.repeats, relu=not a.no_relu, scnn=not a.no_scnn)
+    rows = QUICK_ROWS if a.quick else ROWS
+    if a.rows:
+        rows = []
+        for part in a.rows.split(";"):
+            n, d, g, loss = part.split(",")
+            rows.append((int(n), int(d), int(g), loss.strip()))
+    run(rows, repeats=a.repeats, relu=not a.no_relu, scnn=not a.no_scnn, adelie=not a.no_adelie)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ round-off) are first *repaired* without changing their predictions; see
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ __all__ = [
     "dual_constraint_values",
     "dual_roundoff",
     "null_space_dual",
+    "optimal_cone_multipliers",
     "gated_dual_bound",
     "repair_weights",
     "network_patterns",
@@ -806,6 +808,75 @@ def _best_gamma(problem, grad, kind, data):
     return dual, z, gamma, Mv
 
 
+#: :func:`optimal_cone_multipliers` is run (one Clarabel SOCP/LP) only while the cone
+#: constraints have at most this many rows ``2·n·c·p`` (about 0.2 s at 12 000 rows, one
+#: thread); above it the certificate keeps the conservative polar point (its note says
+#: so): pass the solver's multipliers there.
+CONE_MULTIPLIER_MAX_ROWS = 100_000
+
+
+def optimal_cone_multipliers(problem, G):
+    """Cone multipliers ``(2, n, c, p)`` minimising the dual norm of ``Ãᵀγ ∓ G`` (norm penalties).
+
+    For C-ReLU with a norm ``R`` that is not radial, the conjugate of ``λR + ι_{K_i}``
+    at ``y`` is ``inf_{γ >= 0} ι{R°(y + Ã_iᵀγ) <= λ}``: the best dual scaling of
+    ``z = τ∇ℓ`` is ``τ <= λ / M`` with ``M = min_{γ, ξ >= 0} max(R°(Ãᵀγ − G),
+    R°(Ãᵀξ + G))`` (per output when ``R`` separates over outputs). By conic duality
+    ``min_{γ>=0} R°(Ãᵀγ − G) = max {⟨−G, u⟩ : Ãu >= 0, R(u) <= 1}`` (for ``v``; ``+G``
+    for ``w``), whose cone-constraint multipliers are the minimising ``γ``. Both
+    blocks (and, for output-separable norms, every output's ball ``R(U_k) <= 1``)
+    go into one CVXPY program solved by Clarabel (the penalty's ``cvx_expression``:
+    no penalty is known by name). The solver's multipliers are only a candidate:
+    :func:`_multiplier_vectors` clips them to ``>= 0`` and the dual norm is then
+    evaluated exactly, so the bound stays valid whatever their accuracy.
+
+    Returns ``None`` when the program is too large (:data:`CONE_MULTIPLIER_MAX_ROWS`)
+    or the solve fails.
+    """
+    n, c, p, d = problem.n, problem.c, problem.p, problem.d
+    pen = problem.penalty
+    if not pen.homogeneous or 2 * n * c * p > CONE_MULTIPLIER_MAX_ROWS or n * c * p == 0:
+        return None
+    try:
+        import cvxpy as cp
+    except ImportError:  # pragma: no cover - cvxpy is a dependency
+        return None
+    Xt, S = problem.X_tilde, problem.signs
+    Sc = np.tile(S, (1, c))
+    Gc = np.asarray(G, dtype=float).transpose(1, 0, 2).reshape(d, c * p)
+    # scale the objective to O(1) (Clarabel's tolerances are absolute-ish)
+    scale = float(np.abs(Gc).max())
+    if scale == 0.0:
+        return np.zeros((2, n, c, p))
+    Gs = Gc / scale
+    cons, blocks, obj = [], [], 0
+    for sign in (-1.0, 1.0):
+        U = cp.Variable((d, c * p))
+        cone = cp.multiply(Sc, Xt @ U) >= 0
+        cons.append(cone)
+        blocks.append(cone)
+        obj = obj + sign * cp.sum(cp.multiply(Gs, U))
+        if pen.separable_over_outputs:
+            cons += [pen.cvx_expression(U[:, k * p:(k + 1) * p], 1, p) <= 1 for k in range(c)]
+        else:
+            cons.append(pen.cvx_expression(U, c, p) <= 1)
+    prog = cp.Problem(cp.Maximize(obj), cons)
+    try:
+        with warnings.catch_warnings():
+            # an inaccurate helper solve is still a candidate: its bound is evaluated exactly
+            warnings.simplefilter("ignore")
+            prog.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    except Exception:  # a failed helper solve only loses the candidate
+        return None
+    out = np.zeros((2, n, c, p))
+    for b, cone in enumerate(blocks):
+        dv = cone.dual_value
+        if dv is None or not np.all(np.isfinite(dv)):
+            return None
+        out[b] = np.maximum(np.asarray(dv, dtype=float), 0.0).reshape(n, c, p) * scale
+    return out
+
+
 def _block_candidate(pen, Pv, Pw, lam):
     """The dual family from the conjugate arguments ``Pv`` (of ``v``) and ``Pw`` (of ``w``)."""
     if pen.homogeneous:
@@ -828,7 +899,7 @@ def _penalty_dual(problem, grad, multipliers=None):
     """
     pen, lam = problem.penalty, problem.lam
     G = adjoint(problem.X_tilde, problem.masks, grad)  # (c, d̃, p)
-    exact, note = True, ""
+    exact, note, computed = True, "", False
     cands = []
     if problem.formulation == "gated_relu":
         if pen.homogeneous:
@@ -847,6 +918,12 @@ def _penalty_dual(problem, grad, multipliers=None):
         else:
             cands.append(_block_candidate(pen, P[0], P[1], lam))
             note = "cone conjugate bounded through the polar point y − Π_K(y) (conservative)"
+            if multipliers is None and pen.homogeneous:
+                # none given: compute the multipliers that minimise the dual norm
+                multipliers = optimal_cone_multipliers(problem, G)
+                computed = multipliers is not None
+                if not computed:
+                    note += "; no cone multipliers computed (too large or failed)"
             if multipliers is not None:
                 Q = _multiplier_vectors(problem, G, multipliers)
                 cands.append(_block_candidate(pen, Q[0], Q[1], lam))
@@ -856,7 +933,8 @@ def _penalty_dual(problem, grad, multipliers=None):
         if best is None or (np.isfinite(D) and D > best[0]):
             best = (D, z, gamma, M)
             if i == 1:
-                note = "cone conjugate bounded through the solver's cone multipliers"
+                note = ("cone conjugate bounded through computed cone multipliers (min dual norm)"
+                        if computed else "cone conjugate bounded through the solver's cone multipliers")
     return (*best, exact, note)
 
 
@@ -1107,7 +1185,9 @@ def certify(problem, weights, *, multipliers=None):
         Cone multipliers (C-ReLU, a solver's ``Solution.duals``) for the Lagrangian
         ``F − Σ⟨γ, Ãv⟩ − Σ⟨ξ, Ãw⟩``. Used only by penalties whose cone conjugate has
         no closed form (not radial: ``l1``, ``feature_group``), where they make the
-        bound tight; any non-negative values give a valid bound.
+        bound tight; any non-negative values give a valid bound. ``None`` for such a
+        norm: :func:`optimal_cone_multipliers` computes the best ones for the dual
+        point (one small Clarabel program, up to :data:`CONE_MULTIPLIER_MAX_ROWS`).
 
     Returns
     -------

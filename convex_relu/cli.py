@@ -212,7 +212,10 @@ def _global_report(args, X, y, desc, arrangement, gap_tol):
     def round_done(rec):
         bar = bars.get(rec.round)
         if bar is not None:
-            bar.set_postfix_str(f"max violation {rec.max_violation:.6f}, global gap {rec.relative_gap:.1e}")
+            if getattr(rec, "partial", False):  # faces inside hyperplanes only: columns, no bound
+                bar.set_postfix_str(f"faces only, max face violation {rec.max_violation:.6f}, no bound yet")
+            else:
+                bar.set_postfix_str(f"max violation {rec.max_violation:.6f}, global gap {rec.relative_gap:.1e}")
             bar.close()
 
     t0 = time.perf_counter()
@@ -446,8 +449,10 @@ def _print_certify(report):
         lines.append(f"dual point    {report['dual_note']}")
     if "pricing" in report:
         pr = report["pricing"]
-        lines.append(f"pricing       {pr['rounds']} rounds, {report['chambers']} chambers priced per round "
-                     f"(patterns priced: {', '.join(str(v) for v in pr['patterns_priced'])}); final "
+        lines.append(f"pricing       {pr['rounds']} rounds over the {report['chambers']} chambers "
+                     f"(chambers priced per round: "
+                     f"{', '.join('faces only' if r.get('partial') else str(r['n_chambers']) for r in pr['round_log'])}"
+                     f"); final "
                      f"maximum violation {pr['max_violation']:.9f} (dual constraint / λ, before scaling)")
     if "skipped" in report.get("cleanup", {}):
         lines.append(f"clean-up      {report['cleanup']['skipped']}")

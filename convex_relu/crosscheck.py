@@ -246,10 +246,10 @@ def _default_fast(problem):
 def fast_support(problem, method=None):
     """``(supported, reason)``: whether the first-order ``method`` (default the
     formulation's: R-FISTA for C-GReLU, the AL for C-ReLU) solves ``problem`` with its
-    penalty. R-FISTA takes every penalty (it asks the penalty for its prox); the AL
-    only the radial, neuron-separable ones (:func:`convex_relu.augmented_lagrangian.al_supports`:
-    neuron_group, l2, group_elastic_net), so C-ReLU with ``l1`` or ``feature_group``
-    has no fast method to compare with the exact one."""
+    penalty. R-FISTA takes every penalty (it asks the penalty for its prox); so does the
+    AL (:func:`convex_relu.augmented_lagrangian.al_supports`: the face variant for radial,
+    neuron-separable penalties, the plain variant of :mod:`convex_relu.al_penalized`
+    for ``l1``, ``feature_group`` and other penalties)."""
     method = _default_fast(problem) if method in (None, "auto") else method
     pen = getattr(problem, "penalty", None)
     name = getattr(pen, "name", "neuron_group")

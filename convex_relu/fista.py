@@ -38,12 +38,16 @@ gap of the full problem is at most ``tol`` relative to the objective, so the wor
 sets are a pure speed device: the stopping rule is the same as without them.
 
 Newton finish. First-order methods converge only linearly in the tail. Once the
-support is the same at consecutive checks (and the gap is below 1e-2), the objective
+support is the same at consecutive checks (and the gap is below 3e-2), the objective
 restricted to that support is smooth, and Newton's method on it
 (:mod:`convex_relu.newton`) converges quadratically; it is run when its cost (forming
 ``A_Sᵀ A_S``, a few Cholesky factorisations) is below that of about 100 iterations.
-If the support was right the next certificate closes the gap; if not, R-FISTA goes
-on from the (never worse) Newton point.
+Larger supports (thousands of variables, dense ``X̃``) get Newton-CG with the
+products applied through the factors of ``A_S`` (two GEMMs each, the price of one
+R-FISTA iteration on the support), at most 300 products per attempt; past the
+cost model (explicit or factored) Newton is tried at most three times per solve. If the support was right the next certificate closes the gap;
+if not, R-FISTA goes on from the (never worse) Newton point. In ``dtype="mixed"`` the
+Newton finish also ends the float32 phase.
 
 Stopping rule: ``certify(problem, U).relative_gap <= tol`` (default ``1e-6``). Inside
 an R-FISTA run the gap is estimated for free every ``check_every`` iterations from
@@ -53,7 +57,8 @@ feasible for the restricted problem).
 Precision. ``dtype=float32`` runs the products in single precision (certificates
 stay float64) and stops with ``"precision_limit"`` when the gap stalls at the
 rounding level; ``dtype="mixed"`` switches to float64 instead, which keeps most of
-the float32 speed and still certifies ``1e-6``.
+the float32 speed and still certifies ``1e-6``; it is the default for float64
+problems with ``n·d̃·c·p >= 1e7``.
 """
 
 from __future__ import annotations
@@ -83,10 +88,12 @@ _GROW_AFTER = 3
 _KEEP_MOMENTUM = True
 #: A working set holds at least this many times the active groups.
 _WS_GROWTH = 1.5
+#: ``dtype=None`` on a float64 problem with ``n·d̃·c·p`` at least this: ``"mixed"``.
+_AUTO_MIXED_SIZE = 1e7
 #: ``dtype="mixed"``: relative gap at which the float32 phase hands over to float64.
 _MIXED_SWITCH = 1e-4
 #: Newton on the support is tried once the certified relative gap is below this ...
-_NEWTON_START = 1e-2
+_NEWTON_START = 3e-2
 #: ... when the support has not changed over this many checks ...
 _NEWTON_SETTLED = 2
 #: ... and the support has at most this many variables per output ...
@@ -95,6 +102,17 @@ _NEWTON_MAX_VARS = 2000
 _NEWTON_MAX_ENTRIES = 1e7
 #: ... and its cost is at most that of this many R-FISTA iterations.
 _NEWTON_ITERATIONS = 100
+#: The explicit Newton stops at a decrement ``_NEWTON_DECREMENT·tol·|P|`` and group
+#: gradients ``_NEWTON_GRAD·tol·λ`` (quadratic convergence: one more step would be wasted)
+_NEWTON_DECREMENT = 1e-3
+_NEWTON_GRAD = 1e-2
+#: Supports too large for the explicit Newton matrices get Newton-CG through the factors
+#: of ``A_S`` (:class:`convex_relu.newton.FactoredSupport`) with this budget of Hessian
+#: products (each costs about one R-FISTA iteration on the support) per attempt ...
+_NEWTON_CG_PRODUCTS = 300
+#: ... and at most this many Newton attempts past the cost model per solve (a wrong
+#: support costs a budget).
+_NEWTON_CG_ATTEMPTS = 3
 #: Interpreter overhead of one R-FISTA iteration, in flops of GEMM (about 50 µs).
 _ITERATION_OVERHEAD = 5e5
 #: A certified gap below this many ``eps·ℓ(0)`` is at the rounding level of the dual.
@@ -530,8 +548,13 @@ def newton_size_ok(n, m):
     return m <= _NEWTON_MAX_VARS and n * m <= _NEWTON_MAX_ENTRIES
 
 
+def _newton_cg_possible(problem):
+    """Newton-CG through the factors needs the dense ``X̃`` (and the default penalty)."""
+    return getattr(problem, "X_tilde_sparse", None) is None and isinstance(problem.X_tilde, np.ndarray)
+
+
 def _newton_fits(problem, support, ws_columns):
-    """Whether Newton on ``support`` is worth its price.
+    """Whether the explicit Newton on ``support`` is worth its price.
 
     Its cost, ``n·m²`` to form ``A_Sᵀ A_S`` plus about five factorisations ``m³/3``
     (``m`` = support variables of one output; for the logistic loss the Hessian is
@@ -546,6 +569,39 @@ def _newton_fits(problem, support, ws_columns):
     form = n * m * m * (steps if problem.loss == "logistic" else 1.0)
     cost = problem.c * (form + steps * m ** 3 / 3.0)
     return cost <= _NEWTON_ITERATIONS * (2.0 * n * d * ws_columns + _ITERATION_OVERHEAD)
+
+
+def _newton_mode(problem, support, ws_columns, beyond):
+    """``"explicit"`` when :func:`_newton_fits`; else, if ``beyond`` (Newton-CG allowed
+    and attempts left), ``"explicit_large"`` when the explicit matrices fit in memory
+    (:func:`newton_size_ok`) or ``"factored"`` (Newton-CG through the factors); else None.
+
+    Past the cost model Newton is still worth it at small λ: it replaces the linearly
+    converging tail (hundreds of iterations), not 100 of them.
+    """
+    if _newton_fits(problem, support, ws_columns):
+        return "explicit"
+    if not beyond:
+        return None
+    m = float(np.bincount(support // problem.p, minlength=problem.c).max() * problem.d)
+    return "explicit_large" if newton_size_ok(problem.n, m) else "factored"
+
+
+def _newton_step(prob, U64, support, explicit, tol, objective, max_iter=30):
+    """Newton on ``support``: explicit (Cholesky, tight defaults) or Newton-CG through the factors.
+
+    Newton-CG stops at a decrement ``0.01·tol·|P|`` and stationarity ``0.1·tol·λ``, which
+    leave the certificate well below ``tol`` (each of its products costs an R-FISTA
+    iteration), with at most ``_NEWTON_CG_PRODUCTS`` products.
+    """
+    if explicit:
+        return newton_on_support(prob, U64, support, max_iter=max_iter,
+                                 decrement_tol=_NEWTON_DECREMENT * tol * abs(objective),
+                                 grad_tol=_NEWTON_GRAD * tol)
+    return newton_on_support(
+        prob, U64, support, operator="factored", max_products=_NEWTON_CG_PRODUCTS, max_iter=max_iter,
+        decrement_tol=0.01 * tol * abs(objective), grad_tol=0.1 * tol,
+    )
 
 
 class SupportWatch:
@@ -705,7 +761,8 @@ def solve_rfista(
     warm_start : array of ``problem.weights_shape`` or Solution, optional
     dtype : None, float64, float32 or "mixed"
         Arithmetic of the iterations; ``None`` (default): ``problem.dtype``, float32 when
-        the problem was built from a float32 ``X``, else float64. Certificates are always
+        the problem was built from a float32 ``X``, else float64, except ``"mixed"`` for
+        float64 problems with ``n·d̃·c·p >= 1e7`` (there the GEMMs dominate). Certificates are always
         computed in float64 from the iterate, and they decide ``converged``. In float32 the attainable relative gap is limited by rounding
         (typically 1e-5 to 1e-7); the solver then stops with status
         ``"precision_limit"`` (``converged=False``, a :class:`SolverWarning`) instead
@@ -723,11 +780,12 @@ def solve_rfista(
         A restricted problem is solved to a gap ``inner_ratio`` times the full gap.
     newton : bool
         Once the support is the same at three consecutive gap checks (and the gap is
-        below 1e-2), minimise the objective restricted to that support by Newton's
-        method (:mod:`convex_relu.newton`) when that costs less than about 100
-        iterations (at most 2000 variables per output). If the support was right, the
-        next certificate closes the gap; if not, R-FISTA continues from the better
-        point.
+        below 3e-2), minimise the objective restricted to that support by Newton's
+        method (:mod:`convex_relu.newton`): explicitly when that costs less than about
+        100 iterations; otherwise (at most three times per solve) explicitly up to 2000
+        variables per output, beyond that by Newton-CG through the factors of ``A_S``
+        (at most 300 Hessian products). If the support was right, the next
+        certificate closes the gap; if not, R-FISTA continues from the better point.
     verbose : bool
         Print one line per certified check (outer iteration).
     monitor : callable, optional
@@ -758,6 +816,12 @@ def solve_rfista(
     ws_min = check_positive_int(ws_min, "ws_min")
     if not (0.0 < float(inner_ratio) < 1.0):
         raise ValueError(f"inner_ratio must be in (0, 1); got {inner_ratio!r}.")
+    if dtype is None and resolve_dtype(None, problem) == np.float64 and (
+        problem.n * problem.d * problem.c * problem.p >= _AUTO_MIXED_SIZE
+    ):
+        # large float64 problems: the GEMMs dominate, and float32 halves them until the
+        # support is found; the finish (and every certificate) is float64
+        dtype = "mixed"
     mixed = isinstance(dtype, str) and dtype == "mixed"
     dt = np.dtype(np.float32) if mixed else resolve_dtype(dtype, problem)
     pen = getattr(problem, "penalty", DEFAULT_PENALTY)
@@ -794,7 +858,9 @@ def solve_rfista(
     res = None  # the last kernel run, resumed while the working set is unchanged
     groups = old_groups = None
     watch = SupportWatch()
-    n_newton = 0
+    n_newton = n_newton_cg = n_products = 0
+    newton_cg = newton and not generic and _newton_cg_possible(prob)
+    mode = [None]  # the Newton variant chosen when the support settled (_newton_mode)
     # the dual value has an absolute rounding error of about eps·ℓ(0) (ρᵀy − s‖ρ‖²/2
     # cancels): a gap below this floor cannot be resolved in float64
     gap_floor = _GAP_FLOOR_EPS * np.finfo(float).eps * abs(prob.loss_value(np.zeros_like(prob.Y)))
@@ -940,8 +1006,11 @@ def solve_rfista(
             monitor=monitor,
             prox=kprox,
             penalty_value=kvalue,
-            stop_check=None if not newton or dt != np.float64 else watch.arm(
-                lambda support, size=ws_size: _newton_fits(prob, support, size), groups
+            # (in the float32 phase of "mixed" too: Newton then switches to float64)
+            stop_check=None if not newton or (dt != np.float64 and not mixed) else watch.arm(
+                lambda support, size=ws_size: mode.__setitem__(0, _newton_mode(
+                    prob, support, size, newton_cg and n_newton_cg < _NEWTON_CG_ATTEMPTS)
+                ) or mode[0] is not None, groups
             ),
         )
         old_groups = groups
@@ -961,7 +1030,18 @@ def solve_rfista(
             status = "precision_limit"
         if res.status == "stopped":
             # the support has settled: minimise on it by Newton
-            U = newton_on_support(prob, U.astype(np.float64), watch.support).U.astype(dt)
+            if dt != np.float64:
+                # "mixed": Newton ends the float32 phase; R-FISTA goes on in float64
+                dt = np.dtype(np.float64)
+                X_w, M_w = X_op, prob.masks
+                no_progress = 0
+            support = watch.support
+            out = _newton_step(prob, U.astype(np.float64), support, mode[0] != "factored", tol,
+                               history["objective"][-1])
+            U = out.U.astype(dt)
+            if mode[0] != "explicit":
+                n_newton_cg += 1
+                n_products += out.products
             n_newton += 1
             res = None  # a new point: the momentum of the last run no longer applies
 
@@ -1002,6 +1082,7 @@ def solve_rfista(
             "n_restarts": n_rs,
             "outer_iterations": n_outer,
             "newton_solves": n_newton,
+            "newton_cg_products": n_products,
             "working_set": bool(working_set),
             "n_active_groups": int((group_norms_columns(U64) > 0).sum()),
         },

@@ -22,8 +22,12 @@ was the right one is for the caller to decide with the full certificate: if a gr
 outside ``S`` violates its dual constraint, or a group of ``S`` shrinks towards zero,
 the point is not optimal and first-order iterations must continue.
 
-The explicit matrix ``A_S`` (``n × |S|·d̃``) is formed, so the method is meant for
-supports of at most a few thousand variables.
+Up to :data:`EXPLICIT_MAX_ENTRIES` entries the explicit matrix ``A_S``
+(``n × |S|·d̃``) is formed (Cholesky of the Newton system, or CG above
+:data:`CG_MIN_VARS` variables). Larger supports run Newton-CG with ``A_S`` applied
+through its factors (:class:`FactoredSupport`: ``A_S u = rowsum(X̃ ∘ (M_S V))``, two
+GEMMs per Hessian product, ``n·|S|`` memory), truncated at :data:`CG_MAX_ITER`
+products per direction, block-Jacobi preconditioned.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
-__all__ = ["NewtonResult", "newton_on_support", "solve_blocks", "support_matrix"]
+__all__ = ["NewtonResult", "newton_on_support", "solve_blocks", "support_matrix", "FactoredSupport",
+           "DenseSupport"]
 
 
 @dataclass
@@ -52,6 +57,7 @@ class NewtonResult:
     status: str
     n_iter: int
     objective_decrease: float
+    products: int = 0
 
 
 def support_matrix(X, masks, patterns):
@@ -96,30 +102,133 @@ def _gram(A, weights=None):
     return scipy.linalg.blas.dsyrk(1.0, np.asarray(B.T, order="F"), trans=0, lower=0)
 
 
+class DenseSupport:
+    """An explicit support matrix ``A_S`` (``n × G·d``, group-major) for :func:`solve_blocks`."""
+
+    explicit = True
+
+    def __init__(self, A, d):
+        self.A = A
+        self.d = d
+        self.n = A.shape[0]
+        self.n_groups = A.shape[1] // d
+
+    def matvec(self, u):
+        return self.A @ u
+
+    def rmatvec(self, r):
+        return self.A.T @ r
+
+    def restrict(self, idx):
+        cols = (np.asarray(idx)[:, None] * self.d + np.arange(self.d)).ravel()
+        return DenseSupport(self.A[:, cols], self.d)
+
+    def block(self, g):
+        return self.A[:, g * self.d:(g + 1) * self.d]
+
+    cg_matvec = matvec
+    cg_rmatvec = rmatvec
+
+    def diag_blocks(self, cw):
+        """``A_gᵀ diag(cw) A_g`` for every group: ``(G, d, d)``."""
+        At = self.A.reshape(self.n, self.n_groups, self.d).transpose(1, 2, 0)
+        return np.matmul(At * cw[None, None, :], At.transpose(0, 2, 1))
+
+
+class FactoredSupport:
+    """``A_S = [D_i X̃]_{i ∈ S}`` applied through its factors, never formed.
+
+    ``A_S u = rowsum(X̃ ∘ (M_S V))`` and ``A_Sᵀ r = ((X̃ ∘ r)ᵀ M_S)ᵀ`` with ``V`` the
+    ``G × d`` reshape of ``u`` and ``M_S`` the ``n × G`` masks: two GEMMs of
+    ``2·n·d·G`` flops per product, the cost of one R-FISTA iteration on ``S``, and
+    ``n·G`` memory instead of the ``n·G·d`` of the explicit matrix. The Hessian products
+    of CG (:meth:`cg_matvec`, :meth:`cg_rmatvec`) run in ``cg_dtype`` (default float32,
+    half the GEMM time): they only shape an inexact Newton direction, while gradients,
+    objectives and the line search stay float64.
+    """
+
+    explicit = False
+
+    #: Rows per chunk of the rowwise Kronecker products in :meth:`diag_blocks`.
+    _CHUNK_ENTRIES = 4_000_000
+
+    def __init__(self, X, masks, cg_dtype=np.float32):
+        self.X = np.asarray(X, dtype=np.float64)
+        self.masks = np.ascontiguousarray(masks, dtype=np.float64)
+        self.n, self.d = self.X.shape
+        self.n_groups = self.masks.shape[1]
+        self.cg_dtype = np.dtype(cg_dtype)
+        # the Hessian products of CG only shape a direction that the line search and
+        # the float64 gradient check: single precision halves their GEMMs
+        self._X_cg = self.X.astype(self.cg_dtype)
+        self._M_cg = self.masks.astype(self.cg_dtype)
+
+    def matvec(self, u):
+        return np.einsum("nd,nd->n", self.X, self.masks @ u.reshape(self.n_groups, self.d))
+
+    def rmatvec(self, r):
+        return ((self.X * r[:, None]).T @ self.masks).T.ravel()
+
+    def cg_matvec(self, u):
+        """:meth:`matvec` in ``cg_dtype`` (for the Hessian products of CG), float64 out."""
+        V = u.reshape(self.n_groups, self.d).astype(self.cg_dtype)
+        return np.einsum("nd,nd->n", self._X_cg, self._M_cg @ V).astype(np.float64)
+
+    def cg_rmatvec(self, r):
+        """:meth:`rmatvec` in ``cg_dtype``, float64 out."""
+        R = (self._X_cg * r.astype(self.cg_dtype)[:, None]).T @ self._M_cg
+        return R.T.ravel().astype(np.float64)
+
+    def restrict(self, idx):
+        return FactoredSupport(self.X, self.masks[:, np.asarray(idx)], self.cg_dtype)
+
+    def block(self, g):
+        return self.X * self.masks[:, g:g + 1]
+
+    def diag_blocks(self, cw):
+        """``X̃ᵀ diag(cw ∘ m_g) X̃`` for every group by one GEMM ``(x_j ⊗ x_j)ᵀ (M ∘ cw)``.
+
+        ``2·n·d²·G`` flops, in row chunks of bounded memory.
+        """
+        n, d, G = self.n, self.d, self.n_groups
+        out = np.zeros((d * d, G))
+        step = max(1, self._CHUNK_ENTRIES // (d * d))
+        for lo in range(0, n, step):
+            Xc = self.X[lo:lo + step]
+            Z = (Xc[:, :, None] * Xc[:, None, :]).reshape(Xc.shape[0], d * d)
+            out += Z.T @ (self.masks[lo:lo + step] * cw[lo:lo + step, None])
+        return np.ascontiguousarray(out.reshape(d, d, G).transpose(2, 0, 1))
+
+
 #: Above this many variables (one output) :func:`solve_blocks` solves its Newton systems
 #: by preconditioned conjugate gradients instead of a Cholesky factorisation (the
 #: ``m³/3`` factorisation and the ``n·m²`` Gram matrix dominate there).
 CG_MIN_VARS = 1500
+#: Products per Newton-CG direction (truncated Newton: with more variables than rows
+#: the face Hessian is singular and CG stalls; the line search absorbs a rough step).
+CG_MAX_ITER = 40
 
 
-def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg):
+def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg, base=None):
     """Newton direction ``−H⁻¹∇φ`` by block-Jacobi-preconditioned CG (no ``m × m`` matrix).
 
     ``H v = Aᵀ(c ∘ (A v)) + blockdiag(B_g) v + ridge·v`` with ``c = ℓ''`` (``h``; the
     squared loss has ``ŵ/s`` or ``1/s``); the preconditioner is the exact inverse of
-    each group's ``d × d`` diagonal block ``A_gᵀ diag(c) A_g + B_g`` (``n·m·d`` flops).
+    each group's ``d × d`` diagonal block ``A_gᵀ diag(c) A_g + B_g`` (``n·m·d`` flops;
+    ``base``: precomputed ``A_gᵀ diag(c) A_g``, reused across Newton steps).
+    ``A``: a :class:`DenseSupport`, :class:`FactoredSupport` or an explicit matrix.
     Stops when ``‖H v + ∇φ‖ <= rtol·‖∇φ‖`` or after ``max_cg`` products (truncated
-    CG from 0 always returns a descent direction).
+    CG from 0 always returns a descent direction). Returns ``(direction, products)``.
     """
-    n = A.shape[0]
+    if isinstance(A, np.ndarray):
+        A = DenseSupport(A, d)
+    n = A.n
     if h is None:
         cw = (np.ones(n) if w is None else np.asarray(w, dtype=float)) / s
     else:
         cw = h
     G = blocks.shape[0]
-    Ab = A.reshape(n, G, d)
-    At = Ab.transpose(1, 2, 0)  # (G, d, n): one batched GEMM for the diagonal blocks
-    diag = np.matmul(At * cw[None, None, :], At.transpose(0, 2, 1)) + blocks
+    diag = (A.diag_blocks(cw) if base is None else base) + blocks
     diag += (ridge + 1e-14 * np.trace(diag, axis1=1, axis2=2)[:, None, None] / d) * np.eye(d)[None]
     try:
         P = np.linalg.inv(diag)
@@ -127,7 +236,7 @@ def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg):
         P = np.broadcast_to(np.eye(d), diag.shape).copy()
 
     def hess(v):
-        out = A.T @ (cw * (A @ v))
+        out = A.cg_rmatvec(cw * A.cg_matvec(v))
         out += np.matmul(blocks, v.reshape(G, d, 1)).ravel()
         return out + ridge * v
 
@@ -141,8 +250,10 @@ def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg):
     q = z.copy()
     rz = float(r @ z)
     target = rtol * float(np.linalg.norm(b))
+    products = 0
     for _ in range(max_cg):
         Hq = hess(q)
+        products += 1
         qHq = float(q @ Hq)
         if not qHq > 0:
             break
@@ -157,15 +268,17 @@ def _cg_direction(A, h, s, blocks, grad, d, w, ridge, rtol, max_cg):
         rz = rz_new
     if not np.any(x):
         x = -prec(grad)  # the preconditioned gradient: still a descent direction
-    return x
+    return x, products
 
 
 def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad_tol=1e-9, w=None,
-                 linear_solver="auto"):
+                 linear_solver="auto", max_products=None, stats=None):
     """Newton on one output; returns ``(u, status, iterations, decrease)``.
 
-    ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed),
-    ``y`` the output's targets, ``u`` the ``G·d`` start (no zero group). Stops when the
+    ``A``: ``n × G·d`` (group-major blocks of ``d`` columns, zero columns allowed) as
+    an explicit array, or a :class:`FactoredSupport` (products through the factors;
+    always Newton-CG). ``y`` the output's targets, ``u`` the ``G·d`` start (no zero
+    group). Stops when the
     Newton decrement ``−∇φᵀΔ`` is at most ``decrement_tol`` (default
     ``1e-14·(1 + |φ(u)|)``) and every ``‖∇_g φ‖ <= grad_tol·λ``. Never returns a point
     worse than ``u`` (``decrease >= 0``).
@@ -181,34 +294,43 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
 
     ``linear_solver``: ``"cholesky"`` (the Newton system factorised), ``"cg"``
     (Newton-CG, :func:`_cg_direction`: only products with ``A`` and ``Aᵀ``, forcing
-    ``‖residual‖ <= min(0.1, √‖∇φ‖)·‖∇φ‖``) or ``"auto"`` (CG above
-    :data:`CG_MIN_VARS` variables).
+    ``‖residual‖ <= min(0.1, √‖∇φ‖)·‖∇φ‖``, at most :data:`CG_MAX_ITER` products per
+    direction) or ``"auto"`` (CG above :data:`CG_MIN_VARS` variables).
+    ``max_products``: stop (status ``"max_iter"``) once the CG directions have used
+    this many Hessian products. ``stats``: a dict that receives ``products``.
     """
     if linear_solver not in ("auto", "cholesky", "cg"):
         raise ValueError(f"linear_solver must be 'auto', 'cholesky' or 'cg'; got {linear_solver!r}.")
-    use_cg = linear_solver == "cg" or (linear_solver == "auto" and u.size > CG_MIN_VARS)
+    op = A if not isinstance(A, np.ndarray) else DenseSupport(A, d)
+    use_cg = (linear_solver == "cg" or not op.explicit
+              or (linear_solver == "auto" and u.size > CG_MIN_VARS))
     n_groups = u.size // d
     u_start = u
     U = u.reshape(n_groups, d).copy()
     alive = np.ones(n_groups, dtype=bool)
     reseeds = np.zeros(n_groups, dtype=int)
-    gram = _gram(A, w) / s if loss == "squared" and not use_cg else None
+    gram = _gram(op.A, w) / s if loss == "squared" and not use_cg else None
     curvature = (1.0 if loss == "squared" else 0.25) / s * (1.0 if w is None else float(np.max(w)))
-    offsets = np.arange(d)
+    # the factored operator's preconditioner blocks cost 2·n·d²·G: form them once (for
+    # the logistic loss at the start's curvature; a stale preconditioner is still exact
+    # CG, only slower)
+    base_all = None
+    products = 0
 
     def columns(groups):
-        return (groups[:, None] * d + offsets).ravel()
+        return (groups[:, None] * d + np.arange(d)).ravel()
 
     def evaluate(u):
-        f, r, h = _loss_parts(loss, A_alive @ u, y, s, w)
+        f, r, h = _loss_parts(loss, op_alive.matvec(u), y, s, w)
         V = u.reshape(-1, d)
         return f + lam * float(np.sqrt(np.einsum("gj,gj->g", V, V)).sum()), r, h
 
     def restrict():
         idx = np.flatnonzero(alive)
-        return idx, A[:, columns(idx)], U[idx].ravel()
+        sub = op if idx.size == n_groups else op.restrict(idx)
+        return idx, sub, U[idx].ravel()
 
-    idx, A_alive, u = restrict()
+    idx, op_alive, u = restrict()
     F, r, h = evaluate(u)
     F0 = F
     if decrement_tol is None:
@@ -217,17 +339,24 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
     reference = np.sqrt(np.einsum("gj,gj->g", U, U))
     status, it = "max_iter", 0
     for it in range(1, max_iter + 1):
-        loss_grad = A_alive.T @ r
+        loss_grad = op_alive.rmatvec(r)
         norms, reg_grad, blocks = _group_terms(u, d, lam)
         grad = loss_grad + reg_grad
         m = u.size
         if use_cg:
+            base = None
+            if not op.explicit:
+                if base_all is None:
+                    cw0 = h if h is not None else (np.ones(op.n) if w is None else np.asarray(w, float)) / s
+                    base_all = op.diag_blocks(cw0)
+                base = base_all[idx]
             gnorm = float(np.linalg.norm(grad))
-            step = _cg_direction(A_alive, h, s, blocks, grad, d, w, 0.0,
-                                 min(0.1, np.sqrt(gnorm)), max_cg=max(50, min(500, m)))
+            step, used = _cg_direction(op_alive, h, s, blocks, grad, d, w, 0.0,
+                                       min(0.1, np.sqrt(gnorm)), max_cg=CG_MAX_ITER, base=base)
+            products += used
         else:
             cols = columns(idx)
-            H = gram[np.ix_(cols, cols)] if gram is not None else _gram(A_alive, h)
+            H = gram[np.ix_(cols, cols)] if gram is not None else _gram(op_alive.A, h)
             for g in range(norms.size):
                 H[g * d:(g + 1) * d, g * d:(g + 1) * d] += blocks[g]
             # A_S may be rank deficient (more variables than rows, duplicated columns): a
@@ -251,7 +380,7 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
             U[idx] = V
             for j in np.flatnonzero(reseed):
                 g = idx[j]
-                block = A[:, g * d:(g + 1) * d]
+                block = op.block(g)
                 L_g = curvature * float(np.linalg.norm(block.T @ block, 2))
                 U[g] = -(lg_norms[j] - lam) / (L_g * lg_norms[j]) * Lg[j]
                 reference[g] = np.linalg.norm(U[g])
@@ -259,10 +388,10 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
             U[idx[drop]] = 0.0
             alive[idx[drop]] = False
             if not alive.any():
-                F = _loss_parts(loss, np.zeros(A.shape[0]), y, s, w)[0]
+                F = _loss_parts(loss, np.zeros(op.n), y, s, w)[0]
                 status = "support_shrunk"
                 break
-            idx, A_alive, u = restrict()
+            idx, op_alive, u = restrict()
             F, r, h = evaluate(u)
             continue
 
@@ -289,6 +418,11 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
         if status == "line_search":
             break
         u, r, h, F = u_new, r_new, h_new, F_new
+        if max_products is not None and products >= max_products:
+            status = "max_iter"
+            break
+    if stats is not None:
+        stats["products"] = stats.get("products", 0) + products
     if not F <= F0:
         # dropping or re-seeding groups can cost more than the steps gained
         return u_start, status, it, 0.0
@@ -297,7 +431,13 @@ def solve_blocks(A, y, u, lam, loss, s, d, max_iter=30, decrement_tol=None, grad
     return U.ravel(), status, it, F0 - F
 
 
-def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, grad_tol=1e-9):
+#: :func:`newton_on_support` forms ``A_S`` explicitly up to this many entries per output
+#: (``n·|S|·d̃``); above, it applies ``A_S`` through its factors (:class:`FactoredSupport`).
+EXPLICIT_MAX_ENTRIES = 1e7
+
+
+def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, grad_tol=1e-9,
+                      operator="auto", max_products=None):
     """Damped Newton on the C-GReLU objective restricted to ``groups``.
 
     Parameters
@@ -317,34 +457,53 @@ def newton_on_support(problem, U, groups, *, max_iter=30, decrement_tol=None, gr
     grad_tol : float
         ... and every group's gradient ``‖∇_g φ‖`` is at most ``grad_tol·λ`` (the
         certificate's dual point is feasible to ``1 + grad_tol`` on the support).
+    operator : {"auto", "explicit", "factored"}
+        ``"explicit"`` forms ``A_S`` (Cholesky, or CG above :data:`CG_MIN_VARS`
+        variables); ``"factored"`` runs Newton-CG with products through ``X̃`` and the
+        masks (:class:`FactoredSupport`: ``n·|S|`` memory, each product costs one
+        R-FISTA iteration on the support); ``"auto"``: explicit up to
+        :data:`EXPLICIT_MAX_ENTRIES` entries (and always for sparse ``X̃``).
+    max_products : int, optional
+        Budget of Hessian products of the CG directions, per output.
 
     Returns
     -------
     NewtonResult
         The worst status over the outputs (``support_shrunk`` > ``line_search`` >
-        ``max_iter`` > ``converged``).
+        ``max_iter`` > ``converged``); ``products`` the Hessian products used.
     """
+    if operator not in ("auto", "explicit", "factored"):
+        raise ValueError(f"operator must be 'auto', 'explicit' or 'factored'; got {operator!r}.")
     prob = problem
     d, p, s, lam = prob.d, prob.p, prob.s, prob.lam
     groups = np.sort(np.asarray(groups, dtype=np.intp))
     U = np.array(U, dtype=np.float64, copy=True)
     rw = getattr(prob, "row_weights", None)
     w = None if rw is None else rw[:, 0]
+    Xt = prob.X_tilde
+    dense = isinstance(Xt, np.ndarray)
     rank = {"converged": 0, "max_iter": 1, "line_search": 2, "support_shrunk": 3}
     worst, total_it, decrease = "converged", 0, 0.0
+    stats = {"products": 0}
     for k in range(prob.c):
         cols = groups[(groups >= k * p) & (groups < (k + 1) * p)]
         if cols.size == 0:
             continue
-        A = support_matrix(prob.X_tilde, prob.masks, cols - k * p)
+        factored = dense and (operator == "factored" or (
+            operator == "auto" and prob.n * cols.size * d > EXPLICIT_MAX_ENTRIES))
+        if factored:
+            A = FactoredSupport(Xt, prob.masks[:, cols - k * p])
+        else:
+            A = support_matrix(Xt, prob.masks, cols - k * p)
         u0 = np.ascontiguousarray(U[:, cols].T).ravel()
         u, status, it, dec = solve_blocks(
-            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol, grad_tol, w=w
+            A, prob.Y[:, k], u0, lam, prob.loss, s, d, max_iter, decrement_tol, grad_tol, w=w,
+            max_products=max_products, stats=stats,
         )
         U[:, cols] = u.reshape(cols.size, d).T
         total_it = max(total_it, it)
         decrease += dec
         if rank[status] > rank[worst]:
             worst = status
-    return NewtonResult(U=U, status=worst, n_iter=total_it, objective_decrease=decrease)
-
+    return NewtonResult(U=U, status=worst, n_iter=total_it, objective_decrease=decrease,
+                        products=stats["products"])

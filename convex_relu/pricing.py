@@ -25,6 +25,11 @@ their interior gates, repeat. Whatever the round, scaling ``z_k`` by
 ``t_k <= λ/M_k`` (``M_k`` the largest constraint value over all chambers) makes it
 feasible for all of them, so every round yields a valid global lower bound; the
 loop stops when the certified global relative gap meets ``tol``.
+
+C-ReLU pricing is exact without projections in rank 3 (:class:`_CircleSweep`) and rank 4
+(:class:`_HyperplaneSweeps`: streamed chamber interiors plus one rank-3 sweep of the
+faces inside each hyperplane); in rank 4 the first rounds price the faces only
+(``partial_pricing``: columns, no bound), and the best bound of any full round is kept.
 """
 
 from __future__ import annotations
@@ -166,6 +171,10 @@ def _local_cone_bound(N, q):
 #: Accepting a point slightly outside its face can only raise the reported maximum
 #: (a conservative certificate), never lower it.
 _FACE_ATOL = 1e-9
+#: A point this close (``|ν_cᵀu|``) to a hyperplane is on it: its signs there name no chamber.
+_TIE_ATOL = 1e-9
+#: Rank 4: keep every hyperplane's sweep geometry across rounds when ``m·m·2m`` is at most this.
+_HYPERPLANE_CACHE_ENTRIES = 1 << 20
 #: Matrix entries per block of circles in the sweep (bounds its memory).
 _SWEEP_ENTRIES = 1 << 20
 #: Cache the sorted breakpoints of every circle when ``m·2m`` is at most this.
@@ -226,27 +235,43 @@ class _CircleSweep:
 
     def __init__(self, arrangement):
         N = arrangement.rep_normals()  # (m, d̃), user coordinates, unit
-        self.m = m = N.shape[0]
         _, _, vt = np.linalg.svd(N, full_matrices=False)
         self.B = vt[:3].T  # (d̃, 3): orthonormal basis of the row space
         n = N @ self.B
         n /= np.linalg.norm(n, axis=1, keepdims=True)
+        self._setup(n)
+        self.arrangement = arrangement
+
+    @classmethod
+    def from_normals(cls, n, cache=True):
+        """A sweep of the circles ``{u ∈ R³ : n_cᵀu = 0}`` of unit, pairwise non-parallel rows ``n`` (m, 3).
+
+        No arrangement behind it (:meth:`coefficients` is unavailable): the rank-4
+        pricing builds one per hyperplane (:class:`_HyperplaneSweeps`).
+        """
+        self = cls.__new__(cls)
+        self.B = np.eye(3)
+        self.arrangement = None
+        self._setup(np.asarray(n, dtype=np.float64), cache)
+        return self
+
+    def _setup(self, n, cache=True):
+        self.m = m = n.shape[0]
         self.n = n
         axis = np.eye(3)[np.argmin(np.abs(n), axis=1)]
         e1 = np.cross(n, axis)
         e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
         e2 = np.cross(n, e1)
         self.E = np.stack([e1, e2], axis=1)  # (m, 2, 3)
-        self.arrangement = arrangement
         self.block = max(1, _SWEEP_ENTRIES // max(2 * m, 1))
-        self._cache = {} if m * 2 * m <= _SWEEP_CACHE_ENTRIES else None
+        self._cache = {} if cache and m * 2 * m <= _SWEEP_CACHE_ENTRIES else None
 
     def _geometry(self, j0, j1):
         if self._cache is not None and j0 in self._cache:
             return self._cache[j0]
         m = self.m
         J = np.arange(j0, j1)
-        P = np.einsum("jtk,ck->jct", self.E[J], self.n)  # (J, m, 2)
+        P = (self.E[J] @ self.n.T).transpose(0, 2, 1)  # (J, m, 2)
         P[np.arange(J.size), J, :] = 0.0
         phi = np.arctan2(P[..., 1], P[..., 0])
         # sign of p_cᵀ(cos θ, sin θ) just after θ = 0
@@ -329,7 +354,7 @@ class _CircleSweep:
                 continue
             n_faces += 2 * nb * K  # arcs and rays (each ray seen from its two circles)
             g2 = np.einsum("jtk,kc->jtc", self.E[J], g0)  # (J, 2, c)
-            G0 = g2 + np.einsum("jm,jmt,mc->jtc", t0, P, beta)
+            G0 = g2 + (t0[:, :, None] * P).transpose(0, 2, 1) @ beta
             dG = Pc[..., None] * beta[cls][:, :, None, :]  # (J, K, 2, c)
             G = G0[:, None] + np.cumsum(dG, axis=1)  # on the arc (θ_k, θ_{k+1})
             cos, sin = np.cos(th)[..., None], np.sin(th)[..., None]
@@ -403,7 +428,7 @@ class _CircleSweep:
             if K == 0:
                 continue
             g2 = np.einsum("jtk,kc->jtc", self.E[J], g0)  # (J, 2, c)
-            G = g2 + np.einsum("jm,jmt,mc->jtc", t0, P, beta)
+            G = g2 + (t0[:, :, None] * P).transpose(0, 2, 1) @ beta
             G = G[:, None] + np.cumsum(Pc[..., None] * beta[cls][:, :, None, :], axis=1)  # (J, K, 2, c)
             H = (self.n[J] @ g0) + (t0 * NN) @ beta  # (J, c)
             H = H[:, None, :] + np.cumsum(Hc[..., None] * beta[cls], axis=1)  # (J, K, c)
@@ -530,13 +555,259 @@ def _interior_candidates(blk, idx, Q, normals, thr, rng_rows):
         stage *= 4
         S = blk.rep_signs_rows(idx[live], rows)  # (R, L)
         t = np.where(S, 1.0, -1.0)
-        proj = np.einsum("rd,lcd->rlc", normals[rows], Qn[live]) * t[:, :, None]  # (R, L, c)
+        Ql = Qn[live]
+        proj = (normals[rows] @ Ql.reshape(-1, d).T).reshape(rows.size, live.size, c) * t[:, :, None]  # (R, L, c)
         alive[live, :, 0] &= (proj >= -_FACE_ATOL).all(axis=0)
         alive[live, :, 1] &= (proj <= _FACE_ATOL).all(axis=0)
         live = live[alive[live].any(axis=(1, 2))]
     acc = alive.any(axis=2)  # (b, c)
     vals[acc] = nq[acc]
     return vals, acc.any(axis=1)
+
+
+# ---------------------------------------------------------------------------
+# exact C-ReLU pricing in rank 4: chamber interiors + one rank-3 sweep per hyperplane
+# ---------------------------------------------------------------------------
+
+
+class _HyperplaneSweeps:
+    r"""Exact maximum of ``±f(v) = ±zᵀ(X̃v)_+`` on the unit sphere of a rank-4 row space.
+
+    **Derivation.** As in :class:`_CircleSweep`, ``max_i ‖Π_{K_i}(±q_i)‖ = max(0, max_{‖v‖=1} ±f(v))``
+    and the maximiser ``v*`` lies in the relative interior of one face ``F`` of the
+    arrangement. Either ``F`` is a chamber (``v* = q_i/‖q_i‖ ∈ K_i``: the streamed
+    interior test of :func:`_interior_candidates`), or ``F`` is contained in some
+    hyperplane ``H_j = {v : ν_jᵀv = 0}``, and ``v*`` maximises ``f`` on the unit sphere
+    of ``H_j`` too. With an orthonormal basis ``B_j`` ``(4, 3)`` of ``ν_j^⊥`` and
+    ``v = B_ju``, the row ``j`` term vanishes and
+
+        f(B_ju) = ⟨B_jᵀg₀, u⟩ + Σ_{c≠j} β_c‖B_jᵀν_c‖·|ν'_cᵀu|,   ν'_c = B_jᵀν_c/‖B_jᵀν_c‖,
+
+    a rank-3 problem of exactly the :class:`_CircleSweep` form (projected normals that
+    became parallel are merged, their weights added: ``|−t| = |t|``). Its maximum over
+    the faces of ``H_j`` (its own chambers, arcs and rays) is exact and every value is
+    ``±f`` at a unit vector of ``H_j`` (up to the acceptance slack), so
+
+        max_{‖v‖=1} ±f = max(valid interiors, max_j max_{u} ±f(B_ju)).
+
+    Because ``‖Π_K(q)‖ <= ‖q‖``, only chambers with ``‖q_i‖`` above the running maximum
+    (or above ``λ``, for new columns) need the interior test. A maximiser on ``H_j``
+    lies in the closure of the chambers on both sides of ``H_j`` around it, each of
+    value at least ``f(v*)``: those are the new columns. Geometry per hyperplane (the
+    basis, the merged projected normals) is ``O(m)`` and kept; the sweeps' sorted
+    breakpoints (``O(m²)`` each, about ``160·m²`` bytes) are rebuilt per pricing round
+    unless all of them are small (:data:`_HYPERPLANE_CACHE_ENTRIES`), so memory stays
+    ``O(m²)``. Parallel projected normals are merged with the tolerance of
+    :class:`convex_relu.patterns.Arrangement` (``1e-9``), the same approximation as there.
+    """
+
+    def __init__(self, arrangement):
+        from .patterns import _merge_parallel
+
+        N = arrangement.rep_normals()
+        self.m = m = N.shape[0]
+        _, _, vt = np.linalg.svd(N, full_matrices=False)
+        self.B = vt[:4].T  # (d̃, 4): orthonormal basis of the row space
+        n = N @ self.B
+        n /= np.linalg.norm(n, axis=1, keepdims=True)
+        self.n = n
+        self.arrangement = arrangement
+        self.local = []
+        for j in range(m):
+            Bj = np.linalg.svd(n[j:j + 1], full_matrices=True)[2][1:].T  # (4, 3): basis of ν_j^⊥
+            others = np.delete(np.arange(m), j)
+            P = n[others] @ Bj
+            w = np.linalg.norm(P, axis=1)
+            reps, cls, orient = _merge_parallel(P / w[:, None])
+            self.local.append((Bj, others, w, reps, cls, orient < 0))
+        self._cache_all = m * m * 2 * m <= _HYPERPLANE_CACHE_ENTRIES
+        self._sweeps = {}
+
+    def sweep(self, j):
+        sw = self._sweeps.get(j)
+        if sw is None:
+            sw = _CircleSweep.from_normals(self.local[j][3])
+            if self._cache_all:
+                self._sweeps[j] = sw
+        return sw
+
+    def coefficients(self, problem, z):
+        """``(g₀ (4, c), β (m, c))`` of ``f`` in row-space coordinates."""
+        Xt = problem.X_tilde
+        g0 = 0.5 * (self.B.T @ (Xt.T @ z))
+        w = 0.5 * z * np.linalg.norm(Xt, axis=1)[:, None]
+        return g0, self.arrangement.class_sums(w)
+
+    def _lift(self, j, local_signs):
+        """Sign vectors ``(m, 2L)`` of the chambers on both sides of ``H_j`` from local ones ``(m', L)``."""
+        _, others, _, _, cls, flip = self.local[j]
+        L = local_signs.shape[1]
+        out = np.zeros((self.m, 2 * L), dtype=bool)
+        out[others] = np.tile(local_signs[cls] ^ flip[:, None], (1, 2))
+        out[j, L:] = True
+        return out
+
+    def price(self, g0, beta, limit, top_k):
+        """Largest ``±f`` over every face inside some hyperplane, per output; candidate chambers above ``limit``.
+
+        Returns ``(M (c,), n_faces, n_violating, signs (m, K), values (K,))``: the
+        chambers around the most violated faces (at most ``max(8, top_k // 8)`` faces
+        per hyperplane, at most ``8·top_k`` chambers kept in all), each of value at
+        least its face's.
+        """
+        c = g0.shape[1]
+        M = np.zeros(c)
+        n_faces = n_viol = 0
+        per_j = max(8, top_k // 8) if top_k else 0
+        pool_v, pool_s = [], []
+        floor = limit  # the pool's smallest kept value once it is full
+        for j in range(self.m):
+            Bj, others, w, reps, cls, _ = self.local[j]
+            g0j = Bj.T @ g0
+            bj = np.zeros((reps.shape[0], c))
+            np.add.at(bj, cls, beta[others] * w[:, None])
+            sw = self.sweep(j)
+            Mj, nf, nv, fc = sw.price(g0j, bj, limit, per_j)
+            M = np.maximum(M, Mj)
+            n_faces += nf
+            n_viol += nv
+            thr = np.minimum(M, limit)
+            Mi, nt, nvi, ic = sw.price_chambers(g0j, bj, thr, limit, per_j)
+            M = np.maximum(M, Mi)
+            n_faces += nt
+            n_viol += nvi
+            if not top_k:
+                continue
+            cands = [(float(cd[0]), 0, cd) for cd in ic] + [(float(cd[0]), 1, cd) for cd in fc]
+            cands = [cd for cd in cands if cd[0] > floor]
+            if not cands:
+                continue
+            cands.sort(key=lambda t: -t[0])
+            cands = cands[:per_j]
+            inner = [cd[2] for cd in cands if cd[1] == 0]
+            isg = sw.chamber_signs(inner) if inner else None
+            ii = 0
+            for v, kind, cd in cands:
+                if kind == 0:
+                    loc = isg[:, ii:ii + 1]
+                    ii += 1
+                else:
+                    _, jj, a, bmid = cd
+                    angles = np.array([a]) if np.isnan(bmid) else np.array([a, bmid])
+                    # an arc of zero length (circles through one point: four hyperplanes
+                    # on a line) has its midpoint on other circles, where the signs name
+                    # no chamber: keep the angles clear of every other circle
+                    u = np.outer(np.cos(angles), sw.E[int(jj), 0]) + np.outer(np.sin(angles), sw.E[int(jj), 1])
+                    dist = np.abs(sw.n @ u.T)
+                    dist[int(jj)] = np.inf
+                    angles = angles[dist.min(axis=0) > _TIE_ATOL]
+                    if angles.size == 0:
+                        continue
+                    loc = sw.signs_of(int(jj), angles)
+                S = self._lift(j, loc)
+                pool_s.append(S)
+                pool_v.append(np.full(S.shape[1], v))
+            # keep the pool at the best ``top_k`` faces' chambers
+            allv = np.concatenate(pool_v)
+            if allv.size > 8 * top_k:
+                keep = np.argsort(-allv, kind="stable")[:8 * top_k]
+                S = np.concatenate(pool_s, axis=1)[:, keep]
+                pool_s, pool_v = [S], [allv[keep]]
+                floor = max(limit, float(allv[keep].min()))
+        if pool_v:
+            return M, n_faces, n_viol, np.concatenate(pool_s, axis=1), np.concatenate(pool_v)
+        return M, n_faces, n_viol, np.zeros((self.m, 0), dtype=bool), np.zeros(0)
+
+
+def _hyperplane_sweeps(arrangement):
+    """The cached :class:`_HyperplaneSweeps` of a rank-4 arrangement (its geometry is z-free)."""
+    sw = getattr(arrangement, "_hyperplane_sweeps_cache", None)
+    if sw is None:
+        sw = _HyperplaneSweeps(arrangement)
+        arrangement._hyperplane_sweeps_cache = sw
+    return sw
+
+
+def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, block_progress=None,
+                      interiors=True, faces=None):
+    """C-ReLU pricing in rank 4 (:class:`_HyperplaneSweeps`): faces in hyperplanes, then streamed interiors.
+
+    ``interiors=False`` (partial pricing of :func:`solve_global`) skips the stream: the
+    result then has ``exact=False`` and ``n_chambers=0``, and its maximum is only a
+    lower bound on the true one (never usable for the dual scaling). ``faces``: the
+    partial result of the same ``z`` and ``top_k`` (its face maximum and candidates
+    are reused, not recomputed).
+    """
+    lam = problem.lam
+    Xt = problem.X_tilde
+    n, d = Xt.shape
+    c = z.shape[1]
+    limit = lam * (1.0 + viol_tol)
+    hs = _hyperplane_sweeps(arrangement)
+    g0, beta = hs.coefficients(problem, z)
+    if faces is None:
+        M, n_faces, n_viol, fsig, fval = hs.price(g0, beta, limit, top_k)
+    else:
+        M, n_faces, n_viol = faces.max_constraint.copy(), faces.n_faces, faces.n_violating
+        fsig, fval = faces.top_signs, faces.top_values * lam
+    if not interiors:
+        order = np.argsort(-fval, kind="stable")
+        top_s, top_v = fsig[:, order], fval[order] / lam
+        _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+        first = np.sort(first)[:top_k]
+        return PricingResult(np.maximum(M, 0.0), 0, n_viol, 0, False, top_s[:, first], top_v[first],
+                             n_faces=n_faces)
+    normals = arrangement.rep_normals()
+    rows_order = np.random.default_rng(0).permutation(arrangement.n_hyperplanes)
+    F = (z[:, :, None] * Xt[:, None, :]).reshape(n, c * d)
+    const, Omega = arrangement.rep_weights(F)
+    n_ch = n_test = 0
+    icands_v, icands_s = [], []
+    step = max(1, (1 << 21) // max(arrangement.n_hyperplanes, 1))
+    for blk in arrangement.blocks(Omega, block_entries=block_entries):
+        b = blk.n_chambers
+        if b == 0:
+            continue
+        n_ch += b
+        if block_progress is not None:
+            block_progress(b)
+        Q = (const[None, :] + blk.features).reshape(b, c, d)
+        # an interior can raise the maximum only if ‖q‖ > M, and matters for new
+        # columns only if ‖q‖ > λ (‖Π_K(q)‖ <= ‖q‖)
+        thr = np.minimum(M, limit)
+        nq = np.linalg.norm(Q, axis=2)
+        idx = np.flatnonzero((nq > thr[None, :]).any(axis=1))
+        if idx.size == 0:
+            continue
+        n_test += idx.size
+        for s0 in range(0, idx.size, step):
+            sv = idx[s0:s0 + step]
+            vals, acc = _interior_candidates(blk, sv, Q[sv], normals, thr, rows_order)
+            if not acc.any():
+                continue
+            M = np.maximum(M, vals.max(axis=0))
+            worst = vals.max(axis=1)
+            viol = np.flatnonzero(worst > limit)
+            n_viol += viol.size
+            if top_k and viol.size:
+                if viol.size > top_k:
+                    viol = viol[np.argpartition(-worst[viol], top_k - 1)[:top_k]]
+                icands_v.append(worst[viol])
+                icands_s.append(blk.rep_signs(sv[viol]))
+    m = arrangement.n_hyperplanes
+    top_s = np.zeros((m, 0), dtype=bool)
+    top_v = np.zeros(0)
+    if top_k:
+        allv = np.concatenate(icands_v + [fval])
+        alls = np.concatenate(icands_s + [fsig], axis=1)
+        if allv.size:
+            order = np.argsort(-allv, kind="stable")
+            top_s, top_v = alls[:, order], allv[order] / lam
+            # a chamber can be reached from several faces: keep its first (largest) copy
+            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+            first = np.sort(first)[:top_k]
+            top_s, top_v = top_s[:, first], top_v[first]
+    return PricingResult(np.maximum(M, 0.0), n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
 
 
 def _face_sweep(arrangement):
@@ -689,11 +960,14 @@ def price_arrangement(arrangement, problem, z, *, top_k=0, viol_tol=1e-9, block_
       (:class:`_CircleSweep`, derivation there) — closed-form face values and
       membership tests, no projections, and no stream of the chambers: each chamber is
       reached from the arcs that bound it (:meth:`_CircleSweep.price_chambers`), and
-      their number comes from Euler's formula. ``"faces-stream"``: the same maximum with
+      their number comes from Euler's formula. In rank 4 (:class:`_HyperplaneSweeps`),
+      ``"faces"`` (and ``"auto"``) is the same exact maximum: one rank-3 sweep of the
+      faces inside each hyperplane, and the chamber interiors streamed with the exact
+      membership test. ``"faces-stream"``: the rank-3 maximum with
       the chamber interiors streamed by :class:`Arrangement` (the previous route, kept as
       an independent cross-check). ``n_projected`` counts the chambers whose
       interior was tested, ``n_violating`` the violating faces found.
-    - ``"nnls"`` (``"auto"`` in other ranks): project the chambers with
+    - ``"nnls"`` (``"auto"`` in ranks other than 3 and 4): project the chambers with
       ``‖q_{k,i}‖ > λ`` for some ``k`` (``‖Π_K(q)‖ <= ‖q‖``) by NNLS.
 
     ``block_progress`` (optional) is called with the number of chambers of each
@@ -710,13 +984,18 @@ def price_arrangement(arrangement, problem, z, *, top_k=0, viol_tol=1e-9, block_
     if relu_method not in ("auto", "faces", "faces-stream", "nnls"):
         raise ValueError(f"relu_method must be 'auto', 'faces', 'faces-stream' or 'nnls'; got {relu_method!r}.")
     if problem.formulation == "relu":
-        if relu_method in ("faces", "faces-stream") and arrangement.rank != 3:
-            raise ValueError(f"relu_method={relu_method!r} needs an arrangement of rank 3; this one has rank "
+        if relu_method == "faces-stream" and arrangement.rank != 3:
+            raise ValueError(f"relu_method='faces-stream' needs an arrangement of rank 3; this one has rank "
+                             f"{arrangement.rank}.")
+        if relu_method == "faces" and arrangement.rank not in (3, 4):
+            raise ValueError(f"relu_method='faces' needs an arrangement of rank 3 or 4; this one has rank "
                              f"{arrangement.rank}.")
         if relu_method == "faces-stream":
             return _price_relu_faces(arrangement, problem, z, top_k, viol_tol, block_entries, block_progress)
         if relu_method != "nnls" and arrangement.rank == 3:
             return _price_relu_sweep(arrangement, problem, z, top_k, viol_tol, block_progress)
+        if relu_method != "nnls" and arrangement.rank == 4:
+            return _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, block_progress)
     lam = problem.lam
     Xt = problem.X_tilde
     n, d = Xt.shape
@@ -901,6 +1180,7 @@ class PricingRound:
     n_projected: int
     max_violation: float
     added: int
+    partial: bool = False
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -957,6 +1237,9 @@ class ColumnGenerationResult:
 #: fills in); warm-started AL rounds at p ≈ 10–30 took 0.8–8 s.
 RESTRICTED_CLARABEL_NP = 60_000
 
+#: Partial pricing (rank 4) stops once the faces' largest violation is at most ``1 + PARTIAL_SWITCH``.
+PARTIAL_SWITCH = 0.05
+
 
 def _restricted_method(problem, method):
     if method == "facets" and not supports_restricted(problem):
@@ -1002,6 +1285,8 @@ def solve_global(
     solver_options=None,
     prune_tol=1e-7,
     pricing_progress=None,
+    prune_after=None,
+    partial_pricing=None,
 ):
     """Certified global optimum of C-ReLU / C-GReLU over every chamber, by column generation.
 
@@ -1027,11 +1312,22 @@ def solve_global(
         first program keeps Clarabel in its fast range; pricing adds what is missing).
     max_rounds : int
     max_add : int, optional
-        Chambers added per round (default 32), chosen greedily among the most violated
-        with masks at Hamming distance at least ``n/50`` from each other.
+        Chambers added per round (default 32 in rank <= 3, 128 in rank 4, where a
+        pricing round costs far more than a restricted solve), chosen greedily among the
+        most violated with masks at Hamming distance at least ``n/50`` from each other.
     prune_tol : float
-        Groups whose norm is below ``prune_tol·max`` are dropped from the working set
-        before the next round (a dropped chamber that becomes violated is priced back in).
+        Groups whose norm is below ``prune_tol·max`` are unused; a pattern unused in
+        ``prune_after`` consecutive rounds is dropped from the working set before the
+        next round (a dropped chamber that becomes violated is priced back in).
+    partial_pricing : bool, optional
+        Rank 4, C-ReLU (the default there): while the faces inside hyperplanes alone
+        (:class:`_HyperplaneSweeps`, about half a pricing round) show a violation above
+        ``1 + PARTIAL_SWITCH``, price only those and skip the chamber stream; such rounds
+        give columns but no lower bound (``partial`` in their record, ``dual`` the best
+        bound so far). Every certificate comes from full rounds.
+    prune_after : int, optional
+        Default 1 in rank <= 3 (drop at once), 3 in rank 4 (keeping recent columns a
+        few rounds steadies the dual points, and so the number of rounds).
     time_limit : float, optional
         Seconds; the loop stops after the round that crosses it (status ``"time_limit"``).
     progress : callable, optional
@@ -1060,7 +1356,8 @@ def solve_global(
         raise ValueError(f"tol must be a number in (0, 1); got {tol!r}.")
     if init_gates is None:
         init_gates = 128 if formulation == "gated_relu" else min(128, max(16, 30000 // max(X.shape[0], 1)))
-    for name, v in (("max_rounds", max_rounds), ("init_gates", init_gates)):
+    for name, v in (("max_rounds", max_rounds), ("init_gates", init_gates)) + (
+            (("prune_after", prune_after),) if prune_after is not None else ()):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int; got {v!r}.")
     if max_add is not None and (isinstance(max_add, bool) or not isinstance(max_add, (int, np.integer)) or max_add < 1):
@@ -1073,7 +1370,16 @@ def solve_global(
     elif not isinstance(arrangement, Arrangement) or arrangement.n != X.shape[0] or arrangement.bias != bias:
         raise ValueError("arrangement must be an Arrangement of the same X and bias.")
 
+    high_rank = arrangement.rank >= 4
+    if prune_after is None:
+        prune_after = 3 if high_rank else 1
+    if max_add is None:
+        max_add = 128 if high_rank else 32
+    if partial_pricing is None:
+        partial_pricing = high_rank
+    partial = bool(partial_pricing) and formulation == "relu" and arrangement.rank == 4
     patterns = _initial_patterns(X, bias, init_gates, seed)
+    idle = np.zeros(patterns.n_patterns, dtype=int)  # consecutive rounds each pattern went unused
     problem = make_problem(X, y, formulation=formulation, lam=lam, loss=loss, bias=bias, patterns=patterns)
     seen = {col.tobytes() for col in np.packbits(patterns.masks, axis=0).T}
     ws_tol = min(tol / 10.0, 1e-7)
@@ -1082,6 +1388,7 @@ def solve_global(
     status = "max_rounds"
     gate_failures = 0
     sol = cert = gcert = None
+    best = None  # (D, zs, t, pr) of the best global lower bound so far: every round's is valid
     for it in range(1, max_rounds + 1):
         t0 = time.perf_counter()
         kw = {"cleanup": False} if solver_options is None else {"cleanup": False, **solver_options}
@@ -1095,16 +1402,41 @@ def solve_global(
             used = sol.info.get("auto_choice", run)
         cert = certify(problem, sol.weights)  # our certificate, on the weights we return
         t1 = time.perf_counter()
-        add = max_add if max_add is not None else 32
+        add = max_add
         hook = None if pricing_progress is None else (lambda b, _it=it: pricing_progress(_it, b))
-        D, zs, t, pr = global_dual_bound(arrangement, problem, cert.dual_point, top_k=16 * add,
-                                         block_progress=hook)
+        is_partial = False
+        faces = None
+        if partial and it < max_rounds:  # the last round always prices everything
+            if hook is not None:
+                hook(0)  # a partial round streams no chambers: its progress bar stays at 0
+            faces = _price_relu_rank4(arrangement, problem, cert.dual_point, 16 * add, 1e-9, None,
+                                      interiors=False)
+            is_partial = faces.max_constraint.max() / lam > 1.0 + PARTIAL_SWITCH
+            partial = is_partial  # once the faces are nearly feasible, price everything
+            pr = faces
+        if not is_partial and faces is not None:
+            # the same point: reuse its faces, stream the interiors only
+            pr = _price_relu_rank4(arrangement, problem, cert.dual_point, 16 * add, 1e-9, None, hook,
+                                   faces=faces)
+            D, zs, t = _best_scaling(problem, cert.dual_point, pr.max_constraint)
+        elif not is_partial:
+            D, zs, t, pr = global_dual_bound(arrangement, problem, cert.dual_point, top_k=16 * add,
+                                             block_progress=hook)
         t2 = time.perf_counter()
-        gap = cert.primal - D
+        if not is_partial and (best is None or D > best[0]):
+            best = (D, zs, t, pr)
+        # the certificate pairs the current weights with the best lower bound found
+        if best is None:  # partial rounds only so far: no lower bound yet
+            D_b, zs_b, t_b = -np.inf, np.zeros_like(cert.dual_point), np.zeros(problem.c)
+            viol_b, nch_b, exact_b = np.nan, 0, False
+        else:
+            D_b, zs_b, t_b, pr_b = best
+            viol_b, nch_b, exact_b = float(pr_b.max_constraint.max() / lam), pr_b.n_chambers, pr_b.exact
+        gap = cert.primal - D_b
         gcert = GlobalCertificate(
-            primal=cert.primal, dual=D, gap=gap, relative_gap=_relative(gap, cert.primal),
-            max_violation=float(pr.max_constraint.max() / lam), dual_scale=t, dual_point=zs,
-            n_chambers=pr.n_chambers, exact=pr.exact, formulation=formulation,
+            primal=cert.primal, dual=D_b, gap=gap, relative_gap=_relative(gap, cert.primal),
+            max_violation=viol_b, dual_scale=t_b, dual_point=zs_b,
+            n_chambers=nch_b, exact=exact_b, formulation=formulation,
         )
         # new chambers: the most violated not already in the working set, spread out
         # (the most violated chambers cluster around one pattern: a minimum Hamming
@@ -1131,20 +1463,30 @@ def solve_global(
                     seen.add(keys[i])
         rec = PricingRound(
             round=it, n_patterns=problem.p, method=used, solve_time=t1 - t0, price_time=t2 - t1,
-            restricted_relative_gap=cert.relative_gap, primal=cert.primal, dual=D,
+            restricted_relative_gap=cert.relative_gap, primal=cert.primal, dual=D_b,
             relative_gap=gcert.relative_gap, n_chambers=pr.n_chambers, n_violating=pr.n_violating,
-            n_projected=pr.n_projected, max_violation=gcert.max_violation, added=new_masks.shape[1],
+            n_projected=pr.n_projected, max_violation=float(pr.max_constraint.max() / lam),
+            added=new_masks.shape[1],
         )
+        rec.partial = is_partial
         rounds.append(rec)
         if progress is not None:
             progress(rec)
-        if gcert.relative_gap <= tol:
+        if is_partial:
+            # no bound to stop on: the next round prices everything when this one found
+            # nothing new or the time is up (and may then stop)
+            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                partial = False
+            if new_masks.shape[1] == 0:
+                partial = False
+                continue
+        elif gcert.relative_gap <= tol:
             status = "optimal"
             break
-        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+        elif time_limit is not None and time.perf_counter() - t_start > time_limit:
             status = "time_limit"
             break
-        if new_masks.shape[1] == 0:
+        elif new_masks.shape[1] == 0:
             # nothing to add: the restricted solve limits the gap; tighten it
             if ws_tol <= 1e-12:
                 status = "stalled"
@@ -1156,8 +1498,11 @@ def solve_global(
         # pricing if they become violated), so the restricted programs stay small
         norms = problem.group_norms(sol.weights)
         norms = norms.reshape(-1, problem.p).max(axis=0)
-        used_p = norms > prune_tol * max(float(norms.max()), np.finfo(float).tiny)
+        used_now = norms > prune_tol * max(float(norms.max()), np.finfo(float).tiny)
+        idle = np.where(used_now, 0, idle + 1)
+        used_p = idle < prune_after
         Wk = sol.weights[..., used_p]
+        idle = np.concatenate([idle[used_p], np.zeros(new_masks.shape[1], dtype=int)])
         patterns = Patterns(
             masks=np.hstack([problem.patterns.masks[:, used_p], new_masks]),
             gates=np.hstack([problem.patterns.gates[:, used_p], new_gates]),

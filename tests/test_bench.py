@@ -315,6 +315,41 @@ def test_adelie_adapter_solves_our_problem():
     assert out["time"] > 0 and out["peak_rss_mb"] > 0
 
 
+def test_adelie_group_elastic_net_passes_alpha():
+    """adelie's grpnet with α passed through (λ_a = c·λ, the same α): its weights reach
+    the Clarabel optimum of OUR group elastic net under a loop objective written here;
+    with α = 1 (the group lasso) they would not."""
+    py = _adelie_python()
+    from convex_relu.cvx import solve_exact
+
+    alpha = 0.6
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((50, 3))
+    Y = np.c_[np.maximum(X[:, 0], 0) - X[:, 1], X[:, 2]] + 0.1 * rng.standard_normal((50, 2))
+    row = bench.BenchRow("two outputs", "gated_relu", X, Y, n_gates=6, lam_frac=0.1, seed=0)
+    problem = row.problem().with_penalty("group_elastic_net", alpha=alpha)
+
+    def loop_en(U):
+        fit = _loop_objective(problem.with_lam(0.0), U)
+        norms = [np.linalg.norm(U[k, :, i]) for k in range(problem.c) for i in range(problem.p)]
+        return fit + problem.lam * sum(alpha * r + 0.5 * (1 - alpha) * r * r for r in norms)
+
+    ref = solve_exact(problem, "clarabel")
+    assert certify(problem, ref.weights).relative_gap <= 1e-7
+    out = bench._run_adelie(problem, 1e-16, {}, py, 1)
+    U = out["weights"]
+    assert U.shape == problem.weights_shape
+    assert loop_en(U) == pytest.approx(loop_en(ref.weights), rel=1e-6)
+    assert certify(problem, U).relative_gap <= 1e-6
+    lasso = bench._run_adelie(problem.with_penalty(None), 1e-16, {}, py, 1)["weights"]
+    assert loop_en(lasso) > loop_en(ref.weights) * (1 + 1e-4)
+    # the bench_penalties peer cell: its time at the loosest tol OUR certificate accepts
+    from convex_relu.bench_penalties import adelie_time_to_gap
+
+    secs, a_tol, worst, met = adelie_time_to_gap(problem, py, 1e-6, repeats=1)
+    assert met and worst <= 1e-6 and secs > 0
+
+
 def test_adelie_missing_without_interpreter(monkeypatch):
     monkeypatch.delenv(bench.ADELIE_ENV, raising=False)
     missing = bench.missing_tools(["adelie"])

@@ -302,7 +302,11 @@ def test_certify_uses_column_generation_above_max_patterns(gauss20, capsys):
     # the text report prints rounds, chambers priced and the final maximum violation
     rc, out, _ = _run(capsys, ["certify", path, "--max-patterns", "50", "--no-progress"])
     assert rc == 0
-    assert re.search(r"pricing\s+\d+ rounds, \d+ chambers priced per round .*final maximum violation", out)
+    m = re.search(r"pricing\s+(\d+) rounds over the (\d+) chambers \(chambers priced per round: ([^)]*)\)"
+                  r"; final maximum violation", out)
+    assert m and int(m.group(2)) == rep["chambers"]
+    # rank 3: every round prices every chamber (no faces-only rounds)
+    assert m.group(3).split(", ") == [str(rep["chambers"])] * int(m.group(1))
     # the claim sentence is the one of claims.claim for a complete pattern set
     assert "any width" in out.strip().splitlines()[-1]
 
@@ -418,8 +422,10 @@ def test_crosscheck_with_penalty(capsys, small_csv):
                                 "gated_relu", "--n-gates", "6", "--penalty", "l1"])
     assert rc == 0 and rep["passed"], rep
     assert rep["penalty"] == "l1"
-    rc, _, err = _run(capsys, ["crosscheck", path, "--lam", "0.05", "--penalty", "feature_group"])
-    assert rc == 2 and "does not support the feature_group penalty on C-ReLU" in err
+    # C-ReLU with a non-radial penalty: the AL's plain variant is the fast method
+    rc, rep, _ = _json(capsys, ["crosscheck", path, "--json", "--lam", "0.05", "--n-gates", "6",
+                                "--penalty", "feature_group"])
+    assert rc == 0 and rep["passed"], rep
 
 
 def test_no_import_circle_between_cli_and_crosscheck():

@@ -298,3 +298,34 @@ def test_float32_input_al_iterates_in_float32():
     cert = certify(prob, sol.raw_weights)
     assert sol.converged == (cert.relative_gap <= 1e-4 and
                              sol.info["relative_violation"] <= 1e-6)
+
+
+# ------------------------------------------------- Newton-CG finish and auto "mixed"
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_newton_cg_finish_through_the_factors_reaches_the_reference(monkeypatch, loss):
+    from convex_relu import fista
+
+    # every support counts as too large for the explicit matrices: the factored
+    # Newton-CG finish must run and land on the independent optimum
+    monkeypatch.setattr(fista, "_NEWTON_MAX_VARS", 1)
+    prob = _problem(loss=loss, n=60, gates=15, lam=0.005, seed=3)
+    sol = solve_rfista(prob, tol=1e-8)
+    assert sol.converged
+    assert sol.info["newton_cg_products"] > 0
+    assert certify(prob, sol.weights).relative_gap <= 1e-8
+    assert sol.objective == pytest.approx(_reference_optimum(prob), rel=1e-6)
+
+
+def test_large_float64_problems_default_to_mixed_and_certify(monkeypatch):
+    from convex_relu import fista
+
+    prob = _problem(n=60, gates=15, lam=0.005, seed=4)
+    monkeypatch.setattr(fista, "_AUTO_MIXED_SIZE", 1)
+    sol = solve_rfista(prob, tol=1e-7)
+    assert sol.info["dtype"] == "mixed"
+    assert sol.converged and certify(prob, sol.weights).relative_gap <= 1e-7
+    assert sol.objective == pytest.approx(_reference_optimum(prob), rel=1e-6)
+    # an explicit dtype is obeyed
+    assert solve_rfista(prob, tol=1e-7, dtype=np.float64).info["dtype"] == "float64"

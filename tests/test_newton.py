@@ -83,3 +83,72 @@ def test_newton_never_increases_the_objective(loss):
         # off the support nothing moves
         off = np.setdiff1d(np.arange(prob.p), support)
         assert np.all(res.U[:, off] == 0.0)
+
+
+def test_factored_support_applies_the_explicit_support_matrix():
+    from convex_relu.newton import DenseSupport, FactoredSupport
+
+    prob = planted_problem("gated_relu", n=35, d=4, gates=12, seed=7)
+    rng = np.random.default_rng(8)
+    cols = np.array([0, 3, 5, 9])
+    A = support_matrix(prob.X_tilde, prob.masks, cols)
+    dense = DenseSupport(A, prob.d)
+    fact = FactoredSupport(prob.X_tilde, prob.masks[:, cols])
+    u = rng.standard_normal(A.shape[1])
+    r = rng.standard_normal(prob.n)
+    cw = rng.random(prob.n)
+    np.testing.assert_allclose(fact.matvec(u), A @ u, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fact.rmatvec(r), A.T @ r, rtol=1e-12, atol=1e-12)
+    # the blocks A_gᵀ diag(cw) A_g, written out block by block
+    want = np.stack([A[:, g * prob.d:(g + 1) * prob.d].T @ (cw[:, None] * A[:, g * prob.d:(g + 1) * prob.d])
+                     for g in range(cols.size)])
+    np.testing.assert_allclose(fact.diag_blocks(cw), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dense.diag_blocks(cw), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fact.restrict(np.array([1, 3])).matvec(u[: 2 * prob.d]),
+                               dense.restrict(np.array([1, 3])).matvec(u[: 2 * prob.d]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("c", [1, 2])
+def test_factored_newton_cg_reaches_the_clarabel_optimum(loss, c):
+    prob = planted_problem("gated_relu", loss=loss, c=c, n=50, gates=15, lam=0.01, seed=9)
+    p_star, U_star, support = _optimum(prob)
+    rng = np.random.default_rng(10)
+    U0 = np.zeros_like(U_star)
+    U0[:, support] = U_star[:, support] * (1 + 0.2 * rng.standard_normal((prob.d, support.size)))
+    res = newton_on_support(prob, U0, support, operator="factored")
+    cert = certify(prob, from_columns(res.U, prob.c))
+    assert res.products > 0  # Newton-CG, not a factorisation
+    assert res.status in ("converged", "line_search")
+    assert cert.primal == pytest.approx(p_star, rel=1e-8)
+    assert cert.relative_gap <= 1e-9
+
+
+def test_factored_newton_keeps_its_product_budget_and_never_increases_the_objective():
+    from convex_relu import newton
+
+    prob = planted_problem("gated_relu", n=60, gates=20, lam=0.005, seed=11)
+    _, U_star, support = _optimum(prob)
+    U0 = np.zeros_like(U_star)
+    U0[:, support] = np.random.default_rng(12).standard_normal((prob.d, support.size))
+    before = prob.objective(from_columns(U0, 1))
+    res = newton_on_support(prob, U0, support, operator="factored", max_products=5)
+    # the budget is checked after each Newton step: one direction may overrun it
+    assert res.products <= 5 + newton.CG_MAX_ITER
+    assert prob.objective(from_columns(res.U, 1)) <= before + 1e-12 * abs(before)
+    with pytest.raises(ValueError, match="operator"):
+        newton_on_support(prob, U0, support, operator="dense")
+
+
+def test_factored_cg_products_in_single_precision_match_the_float64_ones():
+    from convex_relu.newton import FactoredSupport
+
+    prob = planted_problem("gated_relu", n=40, d=3, gates=10, seed=13)
+    fact = FactoredSupport(prob.X_tilde, prob.masks[:, [1, 2, 6]])
+    rng = np.random.default_rng(14)
+    u, r = rng.standard_normal(3 * prob.d), rng.standard_normal(prob.n)
+    assert fact.cg_matvec(u).dtype == np.float64
+    np.testing.assert_allclose(fact.cg_matvec(u), fact.matvec(u), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fact.cg_rmatvec(r), fact.rmatvec(r), rtol=1e-5, atol=1e-5)
+    exact = FactoredSupport(prob.X_tilde, prob.masks[:, [1, 2, 6]], cg_dtype=np.float64)
+    np.testing.assert_array_equal(exact.cg_matvec(u), exact.matvec(u))

@@ -364,3 +364,123 @@ def test_sweep_chamber_count_equals_stream():
         st = price_arrangement(arr, prob, np.random.default_rng(0).standard_normal((X.shape[0], 1)),
                                relu_method="faces-stream")
         assert st.n_chambers == pr.n_chambers
+
+
+# --------------------------------------------------------------------------- exact face pricing (rank 4)
+
+
+def rank4_data(kind, seed, n=13):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    if kind == "duplicates":
+        X = np.vstack([X, X[:2], -X[2:3]])  # repeated and mirrored rows (merged hyperplanes)
+    elif kind == "collinear":
+        # midpoints: x̃_k = (x̃_i + x̃_j)/2, so ν_i, ν_j, ν_k are coplanar and two projected
+        # normals coincide inside H_i (merged in that hyperplane's rank-3 sweep)
+        X = np.vstack([X, 0.5 * (X[0] + X[1]), 0.5 * (X[2] + X[3])])
+    return X
+
+
+@pytest.mark.parametrize("kind,seed", [("gauss", 0), ("gauss", 1), ("duplicates", 2), ("collinear", 3)])
+def test_rank4_pricing_equals_brute_force(kind, seed):
+    from convex_relu.pricing import _price_relu_rank4
+
+    X = rank4_data(kind, seed)
+    n = X.shape[0]
+    rng = np.random.default_rng(20 + seed)
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    lam = 0.02
+    prob = make_problem(X, y, formulation="relu", lam=lam, bias=True, n_gates=6, seed=seed)
+    arr = Arrangement(X, bias=True)
+    assert arr.rank == 4
+    # random points, and the dual point of a solved restricted problem (its maximum
+    # sits on faces inside hyperplanes and on interiors near λ)
+    zs = [rng.standard_normal(n) * 0.1, rng.standard_normal(n) * 0.01,
+          certify(prob, solve(prob, "clarabel", tol=1e-10).weights).dual_point[:, 0]]
+    for z in zs:
+        ref = chamber_values_all(X, z, lam)
+        worst = max(ref.values())
+        pr = price_arrangement(arr, prob, z[:, None], top_k=40)
+        assert pr.exact and pr.n_chambers in (len(ref), len(ref) + 1)  # (+ the all-zero mask)
+        assert pr.max_constraint[0] / lam == pytest.approx(worst, rel=1e-9, abs=1e-12)
+        # every chamber reported as violated really has at least the reported value
+        masks = arr.expand(pr.top_signs)
+        for i in range(masks.shape[1]):
+            key = np.packbits(masks[:, i]).tobytes()
+            assert key in ref or not masks[:, i].any()
+            if key in ref:
+                assert ref[key] >= pr.top_values[i] * (1 - 1e-9)
+        if worst > 1 + 1e-6:
+            assert pr.top_values.size and pr.top_values[0] == pytest.approx(worst, rel=1e-9)
+        # the faces alone never exceed the whole maximum
+        faces = _price_relu_rank4(arr, prob, z[:, None], 10, 1e-9, None, interiors=False)
+        assert not faces.exact and faces.max_constraint[0] <= pr.max_constraint[0] * (1 + 1e-12)
+
+
+def test_rank4_face_value_formula_on_hyperplanes():
+    # f(B_j u) = ⟨B_jᵀg0, u⟩ + Σ_c β_c‖B_jᵀν_c‖·|ν'_cᵀu|, merged classes: the identity of each sweep
+    from convex_relu.pricing import _hyperplane_sweeps
+
+    X = rank4_data("collinear", 5)
+    n = X.shape[0]
+    z = np.random.default_rng(6).standard_normal(n)
+    prob = make_problem(X, z, formulation="relu", lam=0.1, bias=True, n_gates=4)
+    arr = Arrangement(X, bias=True)
+    hs = _hyperplane_sweeps(arr)
+    g0, beta = hs.coefficients(prob, z[:, None])
+    Xt = x_tilde(X)
+    U = np.random.default_rng(7).standard_normal((3, 40))
+    merged = 0
+    for j in range(hs.m):
+        Bj, others, w, reps, cls, flip = hs.local[j]
+        merged += len(others) - reps.shape[0]
+        bj = np.zeros(reps.shape[0])
+        np.add.at(bj, cls, beta[others, 0] * w)
+        V = hs.B @ (Bj @ U)  # points of H_j in user coordinates
+        lhs = z @ np.maximum(Xt @ V, 0.0)
+        rhs = (Bj.T @ g0[:, 0]) @ U + np.abs(reps @ U).T @ bj
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    assert merged > 0  # the collinear rows did make projected normals coincide
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_rank4_column_generation_reaches_full_optimum(partial):
+    X = rank4_data("gauss", 8, n=12)
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] + 0.1
+    lam = 0.01
+    full = make_problem(X, y, formulation="relu", lam=lam, bias=True)
+    ref = certify(full, solve(full, "clarabel", tol=1e-10).weights)
+    assert ref.relative_gap < 1e-8
+    res = solve_global(X, y, lam=lam, formulation="relu", tol=1e-9, init_gates=6, max_add=8,
+                       partial_pricing=partial)
+    assert res.converged and res.status == "optimal"
+    assert any(r.partial for r in res.rounds) == partial
+    cert = res.certificate
+    assert cert.dual <= ref.primal * (1 + 1e-9)
+    assert ref.dual <= cert.primal * (1 + 1e-9)
+    assert abs(cert.primal - ref.primal) <= 1e-8 * ref.primal
+    # the returned dual point passes an independent check of every chamber (scipy NNLS)
+    worst, n_ch = chamber_values(X, cert.dual_point, lam, "relu")
+    assert worst <= 1 + 1e-7
+    assert res.n_chambers >= n_ch
+    z = cert.dual_point[:, 0]
+    assert cert.dual == pytest.approx(-(z @ y + 0.5 * len(y) * z @ z), rel=1e-12)
+    assert res.problem.p < full.p
+
+
+def test_rank4_bound_only_from_full_rounds():
+    # a partial round (faces only) gives columns, never a bound; the last round prices everything
+    X = rank4_data("gauss", 9, n=12)
+    y = np.cos(X[:, 0]) + X[:, 1] * X[:, 2]
+    lam = 0.01
+    res = solve_global(X, y, lam=lam, formulation="relu", tol=1e-12, init_gates=4, max_add=4, max_rounds=2)
+    assert res.status == "max_rounds"
+    assert res.rounds[0].partial and not res.rounds[-1].partial
+    assert res.rounds[0].n_chambers == 0 and res.rounds[0].relative_gap == np.inf
+    cert = res.certificate
+    assert np.isfinite(cert.dual) and cert.n_chambers == res.rounds[-1].n_chambers > 0
+    worst, _ = chamber_values(X, cert.dual_point, lam, "relu")
+    assert worst <= 1 + 1e-7
+    full = make_problem(X, y, formulation="relu", lam=lam, bias=True)
+    opt = certify(full, solve(full, "clarabel", tol=1e-10).weights).primal
+    assert cert.dual <= opt * (1 + 1e-9) <= cert.primal * (1 + 2e-9)
