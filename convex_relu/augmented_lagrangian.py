@@ -83,7 +83,6 @@ from .fista import (
     fista_kernel,
     group_norms_columns,
     loss_smoothness,
-    newton_size_ok,
     resolve_dtype,
 )
 from .newton import solve_blocks
@@ -239,39 +238,15 @@ def _radial_dual(problem, pen, g, norms, pl=0.0, pp=0.0, delta=0.0):
 
     The AL bounds of :class:`ALSmooth` and :func:`_lagrangian_dual` for a radial
     penalty ``R = Σ_g φ(‖u_g‖)`` (``r`` the group norms of the Lagrangian gradient);
-    valid for any ``τ`` (weak duality), the search only tightens it.
+    valid for any ``τ`` (weak duality), the search only tightens it
+    (:func:`convex_relu.al_penalized.ray_dual` with the radial conjugate as its term).
     """
-    from scipy.optimize import minimize_scalar
-
-    from .datafits import make_datafit
-
     lam = problem.lam
     if lam <= 0:
         return -np.inf
-    g = np.asarray(g, dtype=np.float64)
     r = np.asarray(norms, dtype=np.float64)
-    fit = make_datafit(problem.loss, problem.Y, problem.row_weights)
-    h, hi = fit.conjugate_along(g)
-    c = g.shape[1]
-
-    def f(t):
-        val = float(np.sum(h(np.full(c, t)))) + t * pl - 0.5 * t * t * delta * pp
-        return -(val - float(np.sum(pen.radial_conjugate(t * r, lam))))
-
-    if problem.loss == "squared":
-        s = problem.s
-        rr = losses.weighted_sumsq(g, problem.row_weights)
-        a = pl - float(np.vdot(g, problem.Y))
-        b = s * rr + delta * pp
-        top = max(a / b, 0.0) if b > 0 else 0.0
-    else:
-        top = 1.0
-    ts = [0.0, top]
-    if top > 0:
-        res = minimize_scalar(f, bounds=(0.0, top), method="bounded", options={"xatol": 1e-13 * top})
-        if res.success:
-            ts.append(float(res.x))
-    return -min(f(t) for t in ts)
+    return ray_dual(problem, g, np.inf, conj=lambda t: float(np.sum(pen.radial_conjugate(t * r, lam))),
+                    pl=pl, pp=pp, delta=delta)
 
 
 def _lagrangian_dual(problem, pred, Lam, X, masks, signs):

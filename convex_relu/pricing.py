@@ -739,9 +739,6 @@ def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, b
     are reused, not recomputed).
     """
     lam = problem.lam
-    Xt = problem.X_tilde
-    n, d = Xt.shape
-    c = z.shape[1]
     limit = lam * (1.0 + viol_tol)
     hs = _hyperplane_sweeps(arrangement)
     g0, beta = hs.coefficients(problem, z)
@@ -757,11 +754,41 @@ def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, b
         first = np.sort(first)[:top_k]
         return PricingResult(np.maximum(M, 0.0), 0, n_viol, 0, False, top_s[:, first], top_v[first],
                              n_faces=n_faces)
+    M, n_ch, n_test, n_viol_i, icands_v, icands_s = _stream_interiors(
+        arrangement, problem, z, M, limit, top_k, block_entries, block_progress)
+    n_viol += n_viol_i
+    m = arrangement.n_hyperplanes
+    top_s = np.zeros((m, 0), dtype=bool)
+    top_v = np.zeros(0)
+    if top_k:
+        allv = np.concatenate(icands_v + [fval])
+        alls = np.concatenate(icands_s + [fsig], axis=1)
+        if allv.size:
+            order = np.argsort(-allv, kind="stable")
+            top_s, top_v = alls[:, order], allv[order] / lam
+            # a chamber can be reached from several faces: keep its first (largest) copy
+            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+            first = np.sort(first)[:top_k]
+            top_s, top_v = top_s[:, first], top_v[first]
+    return PricingResult(np.maximum(M, 0.0), n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
+
+
+def _stream_interiors(arrangement, problem, z, M, limit, top_k, block_entries, block_progress):
+    """Stream every chamber and test its interior exactly (C-ReLU pricing, ranks 3 and 4).
+
+    A chamber's interior holds a maximiser of ``±zᵀ(X̃v)_+`` only if ``q_i/‖q_i‖ ∈ K_i``
+    (:func:`_interior_candidates`); ``M`` (per output) is the maximum found so far and is
+    raised by the accepted interiors. Returns ``(M, n_chambers, n_tested, n_violating,
+    values, signs)`` with, per block, at most ``top_k`` violating interiors.
+    """
+    Xt = problem.X_tilde
+    n, d = Xt.shape
+    c = z.shape[1]
     normals = arrangement.rep_normals()
     rows_order = np.random.default_rng(0).permutation(arrangement.n_hyperplanes)
     F = (z[:, :, None] * Xt[:, None, :]).reshape(n, c * d)
     const, Omega = arrangement.rep_weights(F)
-    n_ch = n_test = 0
+    n_ch = n_test = n_viol = 0
     icands_v, icands_s = [], []
     step = max(1, (1 << 21) // max(arrangement.n_hyperplanes, 1))
     for blk in arrangement.blocks(Omega, block_entries=block_entries):
@@ -794,20 +821,7 @@ def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, b
                     viol = viol[np.argpartition(-worst[viol], top_k - 1)[:top_k]]
                 icands_v.append(worst[viol])
                 icands_s.append(blk.rep_signs(sv[viol]))
-    m = arrangement.n_hyperplanes
-    top_s = np.zeros((m, 0), dtype=bool)
-    top_v = np.zeros(0)
-    if top_k:
-        allv = np.concatenate(icands_v + [fval])
-        alls = np.concatenate(icands_s + [fsig], axis=1)
-        if allv.size:
-            order = np.argsort(-allv, kind="stable")
-            top_s, top_v = alls[:, order], allv[order] / lam
-            # a chamber can be reached from several faces: keep its first (largest) copy
-            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
-            first = np.sort(first)[:top_k]
-            top_s, top_v = top_s[:, first], top_v[first]
-    return PricingResult(np.maximum(M, 0.0), n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
+    return M, n_ch, n_test, n_viol, icands_v, icands_s
 
 
 def _face_sweep(arrangement):
@@ -822,48 +836,13 @@ def _face_sweep(arrangement):
 def _price_relu_faces(arrangement, problem, z, top_k, viol_tol, block_entries, block_progress=None):
     """C-ReLU pricing in rank 3 by the face maximum of :class:`_CircleSweep` (exact, no NNLS)."""
     lam = problem.lam
-    Xt = problem.X_tilde
-    n, d = Xt.shape
-    c = z.shape[1]
     limit = lam * (1.0 + viol_tol)
     sweep = _face_sweep(arrangement)
     g0, beta = sweep.coefficients(problem, z)
     M, n_faces, n_viol, fcands = sweep.price(g0, beta, limit, top_k)
-    normals = arrangement.rep_normals()
-    rows_order = np.random.default_rng(0).permutation(arrangement.n_hyperplanes)
-    F = (z[:, :, None] * Xt[:, None, :]).reshape(n, c * d)
-    const, Omega = arrangement.rep_weights(F)
-    n_ch = n_test = 0
-    icands_v, icands_s = [], []
-    for blk in arrangement.blocks(Omega, block_entries=block_entries):
-        b = blk.n_chambers
-        if b == 0:
-            continue
-        n_ch += b
-        if block_progress is not None:
-            block_progress(b)
-        Q = (const[None, :] + blk.features).reshape(b, c, d)
-        # a chamber's interior can raise the maximum only if ‖q‖ > M, and matters for
-        # the new columns only if ‖q‖ > λ (‖Π_K(q)‖ <= ‖q‖)
-        thr = np.minimum(M, limit)
-        nq = np.linalg.norm(Q, axis=2)
-        idx = np.flatnonzero((nq > thr[None, :]).any(axis=1))
-        if idx.size == 0:
-            continue
-        n_test += idx.size
-        step = max(1, (1 << 21) // max(arrangement.n_hyperplanes, 1))
-        for s0 in range(0, idx.size, step):
-            sv = idx[s0:s0 + step]
-            vals, acc = _interior_candidates(blk, sv, Q[sv], normals, thr, rows_order)
-            if not acc.any():
-                continue
-            M = np.maximum(M, vals.max(axis=0))
-            worst = vals.max(axis=1)
-            viol = np.flatnonzero(worst > limit)
-            n_viol += viol.size
-            if top_k and viol.size:
-                icands_v.append(worst[viol])
-                icands_s.append(blk.rep_signs(sv[viol]))
+    M, n_ch, n_test, n_viol_i, icands_v, icands_s = _stream_interiors(
+        arrangement, problem, z, M, limit, top_k, block_entries, block_progress)
+    n_viol += n_viol_i
     # the most violated candidates: chamber interiors, then arcs and rays expanded to
     # the chambers around them (each of value at least the candidate's)
     m = arrangement.n_hyperplanes
