@@ -18,7 +18,7 @@ and the median over the folds of the same-fold ratio ``fit seconds / MLP fit
 seconds``. A footer per data set compares the default classifier with the best
 of LogisticRegression and MLP (target: within 0.01) and reports the default
 estimator's time ratio (target: at most 3) and, apart, the CV estimator's (which
-fits 5 folds × 10 λ and a refit).
+fits 5 folds × up to 10 λ, each fold stopped early by `patience`, and a refit).
 
     python -m convex_relu.bench_models [--keel-wheel PATH] [--max-samples N]
         [--datasets a,b,...] [--folds K] [--no-cv] [--seed S]

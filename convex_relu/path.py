@@ -225,8 +225,38 @@ def _check_verbose(verbose):
     return verbose
 
 
+#: ``dtype`` values of a path (passed to :func:`convex_relu.solvers.solve`).
+DTYPE_CHOICES = ("float32", "float64", "mixed")
+
+
+def _check_dtype(dtype):
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        if dtype not in DTYPE_CHOICES:
+            raise ValueError(f"dtype must be None or one of {DTYPE_CHOICES}; got {dtype!r}.")
+        return dtype
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise InputTypeError(f"dtype must be None or one of {DTYPE_CHOICES}; got {dtype!r}.")
+    return dt.name
+
+
+def _check_callback(callback, n_chunks):
+    if callback is None:
+        return None
+    if not callable(callback):
+        raise InputTypeError(f"callback must be None or callable(index, problem, weights); got {callback!r}.")
+    if n_chunks is not None and n_chunks > 1:
+        raise ValueError(f"callback stops one warm-started run: it needs n_chunks=1; got n_chunks={n_chunks}.")
+    return callback
+
+
 def _check_settings(*, method, tol, max_iter, active_tol, n_chunks, n_jobs, random_state, bias,
-                    verbose, **_ignored):
+                    verbose, dtype=None, callback=None, **_ignored):
     """Validate the scalar settings of a path (before any work); returns the cleaned ones.
 
     Data, ``formulation``, ``loss``, ``n_gates`` and ``patterns`` are checked by
@@ -243,6 +273,8 @@ def _check_settings(*, method, tol, max_iter, active_tol, n_chunks, n_jobs, rand
     out["random_state"] = check_seed(random_state, "random_state")
     out["bias"] = check_bool(bias, "bias")
     _check_verbose(verbose)
+    out["dtype"] = _check_dtype(dtype)
+    out["callback"] = _check_callback(callback, out["n_chunks"])
     return out
 
 
@@ -290,22 +322,31 @@ def _thread_limit(limit_threads):
     return threadpool_limits(limits=1)
 
 
-def _solve_chunk(problem, lams, lam_max, method, tol, max_iter, limit_threads):
+def _solve_chunk(problem, lams, lam_max, method, tol, max_iter, dtype, limit_threads):
     """Solve ``problem`` at each of ``lams`` (decreasing) in order; list of records.
 
     The unit of work of a worker: everything comes in through the arguments and
     plain arrays go out, so it pickles cheaply for process and Dask backends.
     """
     with _thread_limit(limit_threads):
-        return list(_iter_chunk(problem, lams, lam_max, method, tol, max_iter))
+        return list(_iter_chunk(problem, lams, lam_max, method, tol, max_iter, dtype))
 
 
-def _iter_chunk(problem, lams, lam_max, method, tol, max_iter):
-    """Yield one record per ``λ`` of a chunk (warm starts / one program inside it)."""
+def _iter_chunk(problem, lams, lam_max, method, tol, max_iter, dtype=None, callback=None):
+    """Yield one record per ``λ`` of a chunk (warm starts / one program inside it).
+
+    ``callback(index, problem_at_lam, weights)`` is called after each record; a true
+    return ends the chunk after that record (the later ``λ`` are never solved).
+    """
     if method in EXACT_METHODS:
-        yield from _exact_chunk(problem, lams, lam_max, method, tol, max_iter)
+        records = _exact_chunk(problem, lams, lam_max, method, tol, max_iter)
     else:
-        yield from _fast_chunk(problem, lams, lam_max, method, tol, max_iter)
+        records = _fast_chunk(problem, lams, lam_max, method, tol, max_iter, dtype)
+    for index, rec in enumerate(records):
+        yield rec
+        if callback is not None and callback(index, problem.with_lam(float(lams[index])), rec["weights"]):
+            records.close()
+            return
 
 
 def _zero_record(problem, lam):
@@ -316,7 +357,7 @@ def _zero_record(problem, lam):
     return _record(W, prob.objective(W), cert, "optimal", True, 0, time.perf_counter() - t0, 0.0)
 
 
-def _fast_chunk(problem, lams, lam_max, method, tol, max_iter):
+def _fast_chunk(problem, lams, lam_max, method, tol, max_iter, dtype=None):
     from .solvers import solve
 
     warm = None
@@ -332,14 +373,36 @@ def _fast_chunk(problem, lams, lam_max, method, tol, max_iter):
             kwargs["tol"] = tol
         if max_iter is not None:
             kwargs["max_iter"] = max_iter
+        if dtype is not None:
+            kwargs["dtype"] = dtype
         t0 = time.perf_counter()
-        sol = solve(prob, **kwargs)
+        sol = _solve_float32_then_float64(solve, prob, kwargs) if dtype == "float32" else solve(prob, **kwargs)
         seconds = time.perf_counter() - t0
         cert = sol.certificate if sol.certificate is not None else _certify_or_none(prob, sol.weights)
         # Weights only: seeding the augmented Lagrangian's multipliers too (passing the
         # Solution) was measured to stall it at some λ.
         warm = sol.weights
         yield _record(sol.weights, sol.objective, cert, sol.status, sol.converged, sol.n_iter, seconds, 0.0)
+
+
+def _solve_float32_then_float64(solve, prob, kwargs):
+    """``solve(prob, dtype="float32")``, finished in float64 when float32 round-off stops it.
+
+    As the estimators do for ``dtype="auto"``: when the float32 run ends at
+    ``precision_limit`` without certifying ``tol``, a float64 run continues from its
+    weights, and the float32 run's convergence warnings (about an iterate that is not
+    returned) are dropped. The certificate is float64 either way.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = solve(prob, **kwargs)
+    finish = not sol.converged and sol.status == "precision_limit"
+    for w in caught:
+        if not (finish and issubclass(w.category, SolverWarning)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if finish:
+        sol = solve(prob, **{**kwargs, "dtype": "float64", "warm_start": sol.weights})
+    return sol
 
 
 def _exact_tol(method, tol):
@@ -461,6 +524,8 @@ def regularization_path(
     verbose=False,
     penalty=None,
     penalty_params=None,
+    dtype=None,
+    callback=None,
 ):
     """Solve the convex program along a decreasing grid of ``λ``.
 
@@ -517,6 +582,20 @@ def regularization_path(
         :func:`convex_relu.problems.make_problem` (only when given).
     verbose : bool
         Show a tqdm progress bar over the grid (over the chunks when parallel).
+    dtype : None, "float32", "float64" or "mixed"
+        Arithmetic of the first-order solves (``dtype`` of
+        :func:`convex_relu.solvers.solve`; ignored by the exact methods). ``None``: the
+        solver's default. ``"float32"``: a solve that float32 round-off stops short of
+        ``tol`` (status ``precision_limit``) is finished in float64 from its point. The
+        certificates, and so every gap and flag of the result, are float64 whatever
+        this says.
+    callback : callable, optional
+        ``callback(index, problem, weights) -> bool``, called after each ``λ`` in grid
+        order with the problem at ``lams[index]`` and its (certified) weights. A true
+        return stops the path there: the result then holds only ``lams[:index + 1]``
+        (every array is that long) and the smaller ``λ`` are never solved. Needs one
+        chunk (``n_chunks`` 1 or ``None``, which then means 1). Under a process or Dask
+        backend (:func:`path_many`) it runs in the worker, so it must pickle.
 
     Returns
     -------
@@ -527,7 +606,7 @@ def regularization_path(
         random_state=random_state, patterns=patterns, max_patterns=max_patterns, method=method,
         lam_min_ratio=lam_min_ratio, tol=tol, max_iter=max_iter, n_chunks=n_chunks,
         n_jobs=n_jobs, active_tol=active_tol, sample_weight=sample_weight, verbose=verbose,
-        penalty=penalty, penalty_params=penalty_params,
+        penalty=penalty, penalty_params=penalty_params, dtype=dtype, callback=callback,
     )
     _warn_unconverged(result)
     return result
@@ -545,14 +624,16 @@ def _compute_path(
     X, y, lams, *, formulation, loss, bias, n_gates, random_state, patterns, max_patterns,
     method, lam_min_ratio, tol, max_iter, n_chunks, n_jobs, active_tol, verbose,
     penalty=None, penalty_params=None,
-    sample_weight=None,
+    sample_weight=None, dtype=None, callback=None,
 ):
     """:func:`regularization_path` without the summary warning (also run inside workers)."""
     checked = _check_settings(
         method=method, tol=tol, max_iter=max_iter, active_tol=active_tol, n_chunks=n_chunks,
-        n_jobs=n_jobs, random_state=random_state, bias=bias, verbose=verbose,
+        n_jobs=n_jobs, random_state=random_state, bias=bias, verbose=verbose, dtype=dtype,
+        callback=callback,
     )
     method, tol, max_iter = checked["method"], checked["tol"], checked["max_iter"]
+    dtype = checked["dtype"]
     n_chunks, n_jobs = checked["n_chunks"], checked["n_jobs"]
     if lams is not None and not (isinstance(lams, (numbers.Integral, np.integer)) and not isinstance(lams, bool)):
         _resolve_grid(lams, 1.0, 0.5)  # a bad explicit grid is refused before any work
@@ -605,13 +686,20 @@ def _compute_path(
 
     if n_chunks is None:
         warm_started = method in FAST_METHODS or method == "scs"
-        n_chunks = 1 if warm_started else max(1, joblib.effective_n_jobs(n_jobs))
+        n_chunks = 1 if (warm_started or callback is not None) else max(1, joblib.effective_n_jobs(n_jobs))
     chunks = _chunk_indices(grid.size, n_chunks)
 
-    if len(chunks) == 1 and verbose:
-        records = _run_with_bar(problem, grid, lam_max, method, tol, max_iter)
+    if callback is not None:
+        # one run in this process (or this worker), stopped when the callback says so
+        records = (_run_with_bar(problem, grid, lam_max, method, tol, max_iter, dtype, callback)
+                   if verbose else
+                   list(_iter_chunk(problem, grid, lam_max, method, tol, max_iter, dtype, callback)))
+        grid = grid[: len(records)].copy()
+        chunks = [np.arange(len(records))]
+    elif len(chunks) == 1 and verbose:
+        records = _run_with_bar(problem, grid, lam_max, method, tol, max_iter, dtype)
     else:
-        args = [(problem, grid[idx], lam_max, method, tol, max_iter) for idx in chunks]
+        args = [(problem, grid[idx], lam_max, method, tol, max_iter, dtype) for idx in chunks]
         parts = _parallel_map(_solve_chunk, args, n_jobs, verbose, "λ path chunks", "chunk")
         records = [rec for part in parts for rec in part]
 
@@ -643,12 +731,12 @@ def _warn_unconverged(result, label="regularization_path"):
     )
 
 
-def _run_with_bar(problem, grid, lam_max, method, tol, max_iter):
+def _run_with_bar(problem, grid, lam_max, method, tol, max_iter, dtype=None, callback=None):
     """One warm-started run over ``grid`` with a tqdm bar advancing per ``λ``."""
     bar = _progress(grid.size, "λ path", "λ")
     records = []
     try:
-        for rec in _iter_chunk(problem, grid, lam_max, method, tol, max_iter):
+        for rec in _iter_chunk(problem, grid, lam_max, method, tol, max_iter, dtype, callback):
             records.append(rec)
             bar.set_postfix(lam=f"{grid[len(records) - 1]:.3g}", rel_gap=f"{rec['relative_gap']:.1e}")
             bar.update(1)
@@ -700,6 +788,7 @@ def path_many(tasks, *, n_jobs=None, verbose=False, **common):
     tasks : iterable
         Each task is ``(X, y)`` or a dict with keys ``"X"``, ``"y"`` and any
         keyword of :func:`regularization_path` that overrides ``common`` for it.
+        (e.g. a ``callback`` per fold, which then runs in that task's worker).
     n_jobs : int, optional
         joblib workers (one path per task; each path runs serially in its worker,
         with BLAS/OpenMP limited to one thread when there is more than one task,

@@ -86,6 +86,8 @@ def test_lambda_grid_is_geometric_from_lam_max():
         ({"tol": -1.0}, "tol"),
         ({"n_chunks": 0}, "n_chunks"),
         ({"formulation": "tanh"}, "formulation"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"callback": lambda i, p, w: False, "n_chunks": 2}, "callback"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
@@ -314,3 +316,59 @@ def test_verbose_shows_a_progress_bar(capsys):
     # (the cost model depends on λ/λ_max: judged at the grid's geometric mean)
     typical = float(np.exp(np.mean(np.log(res.lams))))
     assert res.method == choose_method(res.problem.with_lam(typical))[0]
+
+
+# --------------------------------------------------------------------------------------
+# dtype pass-through and early stopping by callback
+# --------------------------------------------------------------------------------------
+
+
+def test_dtype_reaches_every_solve_and_certificates_stay_float64(monkeypatch):
+    from convex_relu import solvers
+    from convex_relu.certificates import certify
+
+    seen = []
+    real = solvers.solve
+
+    def spy(problem, **kwargs):
+        seen.append(kwargs.get("dtype"))
+        return real(problem, **kwargs)
+
+    monkeypatch.setattr(solvers, "solve", spy)
+    X, y = _data(n=40, d=3, seed=2)
+    res = regularization_path(X, y, 5, n_gates=20, method="rfista", tol=1e-3, dtype="float32")
+    assert len(seen) == 4 and set(seen) == {"float32"}  # λ_max needs no solve
+    # the reported gaps are float64 certificates of the returned weights (recomputed here)
+    for l in range(len(res)):
+        cert = certify(res.problem_at(l), res.weights[l])
+        assert res.relative_gaps[l] == pytest.approx(cert.relative_gap, rel=1e-9, abs=1e-15)
+        assert cert.relative_gap <= 1e-3
+    seen.clear()
+    regularization_path(X, y, 3, n_gates=20, method="rfista", tol=1e-3)
+    assert set(seen) == {None}
+
+
+def test_callback_stops_the_path_and_keeps_the_full_paths_prefix():
+    X, y = _data(n=40, d=3, seed=3)
+    common = dict(n_gates=20, method="rfista", tol=1e-6)
+    full = regularization_path(X, y, 6, **common)
+    calls = []
+
+    def stop_after_third(index, problem, weights):
+        calls.append(index)
+        # the callback sees the problem at lams[index] and the path's weights there
+        assert problem.lam == full.lams[index]
+        np.testing.assert_array_equal(weights, full.weights[index])
+        return index == 2
+
+    short = regularization_path(X, y, 6, callback=stop_after_third, **common)
+    assert calls == [0, 1, 2]
+    assert len(short) == 3 and short.weights.shape[0] == 3 and short.n_iter.shape == (3,)
+    np.testing.assert_array_equal(short.lams, full.lams[:3])
+    np.testing.assert_array_equal(short.weights, full.weights[:3])
+    np.testing.assert_array_equal(short.objectives, full.objectives[:3])
+    # the same in path_many, with the callback per task (folds)
+    [many] = path_many([{"X": X, "y": y, "lams": 6, "callback": lambda i, p, w: i == 1}], **common)
+    np.testing.assert_array_equal(many.weights, full.weights[:2])
+    with pytest.raises(TypeError, match="callback"):
+        regularization_path(X, y, 3, callback=3, **common)
