@@ -191,6 +191,15 @@ def _logistic_output_dual(m0, s, gmax, w=None):
 
     if gmax <= 0.0:
         return 0.0
+    # φ(γ) = Σ ŵ h(γ m0) is convex with φ'(γ) = Σ ŵ m0 log(μ/(1−μ)), μ = γ m0: when
+    # φ'(γmax) <= 0 it decreases on the whole interval and γmax is exact (the common case
+    # near the optimum, where the best γ is 1), with no search
+    mu = gmax * m0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dphi = np.where(m0 > 0, m0 * (np.log(mu) - np.log1p(-mu)), 0.0)
+    slope = float(dphi.sum() if w is None else w @ dphi)
+    if slope <= 0.0:  # NaN (never expected) falls through to the search
+        return gmax
     best, val = gmax, neg_dual(gmax)
     res = minimize_scalar(neg_dual, bounds=(0.0, gmax), method="bounded",
                           options={"xatol": 1e-12 * gmax})

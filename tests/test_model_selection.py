@@ -216,3 +216,40 @@ def test_fold_paths_iterate_in_float32_and_the_refit_does_not(monkeypatch):
     seen.clear()
     ConvexReLURegressorCV(lams=3, cv=2, n_gates=6, solver="rfista", dtype="float64").fit(X, y)
     assert {dt for _, dt in seen} == {"float64"}
+
+
+def test_classifier_early_stopping_follows_the_held_out_log_loss_and_picks_the_full_paths_lam():
+    from sklearn.metrics import log_loss
+
+    X, y = _classes(n=120, seed=1)
+    kw = dict(lams=10, lam_min_ratio=1e-3, cv=3, n_gates=12, solver="rfista")
+    full = ConvexReLUClassifierCV(patience=None, **kw).fit(X, y)
+    early = ConvexReLUClassifierCV(patience=2, **kw).fit(X, y)
+    assert full.n_cv_lams_ == 10
+    stops, acc_stops = [], []
+    for f, (tr, te) in enumerate(StratifiedKFold(3).split(X, y)):
+        codes = np.where(y[tr] == "out", 1.0, -1.0)
+        preds = _fold_prediction(X[tr], codes, X[te], full.lams_, "logistic", tol=full.path_tol,
+                                 dtype="float32")
+        # sklearn's log-loss of [1 − σ(f), σ(f)]: the stopping signal, independently
+        losses = [log_loss(y[te], np.column_stack([1 - 1 / (1 + np.exp(-P[:, 0])), 1 / (1 + np.exp(-P[:, 0]))]),
+                           labels=["in", "out"]) for P in preds]
+        stops.append(_stop_index(-np.array(losses), 2))
+        acc_stops.append(_stop_index(full.cv_scores_[f], 2))
+    assert min(stops) < 10  # the log-loss rule stops something here
+    for f, stop in enumerate(stops):
+        assert len(early.paths_[f]) == stop
+        # the scores (accuracy) of the evaluated λ are the full path's, bitwise
+        np.testing.assert_array_equal(early.cv_scores_[f, :stop], full.cv_scores_[f, :stop])
+        assert np.all(np.isnan(early.cv_scores_[f, stop:]))
+    # the paths stop on the log-loss, not on the accuracy: here the accuracy dips at one
+    # λ of fold 0 and would stop it before its best λ, and another λ would be chosen
+    assert stops != acc_stops
+    assert int(np.argmax(full.cv_scores_.mean(axis=0)[:min(acc_stops)])) != full.best_index_
+    n = min(stops)
+    assert early.n_cv_lams_ == n
+    # λ only among the λ every fold evaluated, chosen on the mean accuracy
+    assert early.best_index_ == int(np.argmax(full.cv_scores_.mean(axis=0)[:n]))
+    assert np.all(np.isfinite(early.cv_scores_[:, early.best_index_]))
+    assert early.lam_ == full.lam_
+    np.testing.assert_array_equal(early.predict(X), full.predict(X))
