@@ -749,11 +749,8 @@ def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, b
         fsig, fval = faces.top_signs, faces.top_values * lam
     if not interiors:
         order = np.argsort(-fval, kind="stable")
-        top_s, top_v = fsig[:, order], fval[order] / lam
-        _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
-        first = np.sort(first)[:top_k]
-        return PricingResult(np.maximum(M, 0.0), 0, n_viol, 0, False, top_s[:, first], top_v[first],
-                             n_faces=n_faces)
+        top_s, top_v = _first_copies(fsig[:, order], fval[order] / lam, top_k)
+        return PricingResult(np.maximum(M, 0.0), 0, n_viol, 0, False, top_s, top_v, n_faces=n_faces)
     M, n_ch, n_test, n_viol_i, icands_v, icands_s = _stream_interiors(
         arrangement, problem, z, M, limit, top_k, block_entries, block_progress)
     n_viol += n_viol_i
@@ -765,12 +762,19 @@ def _price_relu_rank4(arrangement, problem, z, top_k, viol_tol, block_entries, b
         alls = np.concatenate(icands_s + [fsig], axis=1)
         if allv.size:
             order = np.argsort(-allv, kind="stable")
-            top_s, top_v = alls[:, order], allv[order] / lam
-            # a chamber can be reached from several faces: keep its first (largest) copy
-            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
-            first = np.sort(first)[:top_k]
-            top_s, top_v = top_s[:, first], top_v[first]
+            top_s, top_v = _first_copies(alls[:, order], allv[order] / lam, top_k)
     return PricingResult(np.maximum(M, 0.0), n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
+
+
+def _first_copies(top_s, top_v, top_k=None):
+    """Keep the first (largest) copy of each chamber of value-sorted candidates.
+
+    A chamber is reached from each face that bounds it, so sorted candidates repeat;
+    ``top_k`` (optional) then keeps the largest ``top_k`` distinct chambers.
+    """
+    _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
+    first = np.sort(first)[:top_k]
+    return top_s[:, first], top_v[first]
 
 
 def _stream_interiors(arrangement, problem, z, M, limit, top_k, block_entries, block_progress):
@@ -868,10 +872,7 @@ def _price_relu_faces(arrangement, problem, z, top_k, viol_tol, block_entries, b
                     vs.append([v] * sg.shape[1])
             top_s = np.concatenate(sigs, axis=1)
             top_v = np.concatenate([np.asarray(v, dtype=float) for v in vs]) / lam
-            # a chamber is seen from each of its arcs: keep its first (largest) copy
-            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
-            first = np.sort(first)
-            top_s, top_v = top_s[:, first], top_v[first]
+            top_s, top_v = _first_copies(top_s, top_v)
     return PricingResult(M, n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
 
 
@@ -916,10 +917,7 @@ def _price_relu_sweep(arrangement, problem, z, top_k, viol_tol, block_progress=N
                     vs.append([v] * sg.shape[1])
             top_s = np.concatenate(sigs, axis=1)
             top_v = np.concatenate([np.asarray(v, dtype=float) for v in vs]) / lam
-            # a chamber is seen from each of its arcs: keep its first (largest) copy
-            _, first = np.unique(np.packbits(top_s, axis=0), axis=1, return_index=True)
-            first = np.sort(first)
-            top_s, top_v = top_s[:, first], top_v[first]
+            top_s, top_v = _first_copies(top_s, top_v)
     return PricingResult(M, n_ch, n_viol, n_test, True, top_s, top_v, n_faces=n_faces)
 
 
