@@ -46,7 +46,7 @@ import numpy as np
 
 from . import losses
 
-__all__ = ["al_variant", "ray_dual", "block_conjugate", "split_finish"]
+__all__ = ["al_variant", "ray_dual", "block_conjugate", "split_finish", "weights_from_columns"]
 
 
 def al_variant(penalty):
@@ -59,6 +59,11 @@ def al_variant(penalty):
                                       and getattr(penalty, "separable_over_neurons", False)):
         return "face"
     return "plain"
+
+
+def weights_from_columns(x, c, d, p):
+    """``[V | W]`` (d̃ × 2cp) -> ``(2, c, d̃, p)``, the AL's column layout back to weights."""
+    return np.ascontiguousarray(x.reshape(d, 2, c, p).transpose(1, 2, 0, 3))
 
 
 def block_conjugate(penalty, lam, G_cols, c, p):
@@ -192,9 +197,6 @@ def split_finish(problem, x, Lam, cone, *, tol, max_iter, check_every=SPLIT_CHEC
                 nu[rows, col] = np.maximum(cone.alpha[col, : rows.size], 0.0) / eta
         return np.ascontiguousarray(nu.reshape(n, 2, c, p).transpose(1, 0, 2, 3))
 
-    def _weights_from_columns(xc, c, d, p):
-        return np.ascontiguousarray(xc.reshape(d, 2, c, p).transpose(1, 2, 0, 3))
-
     best = None
     stall, ref_gap = 0, np.inf
     status = "max_iter"
@@ -205,7 +207,7 @@ def split_finish(problem, x, Lam, cone, *, tol, max_iter, check_every=SPLIT_CHEC
         it += 1
         if it >= next_check or it == max_iter:
             # x_K and the multipliers of the same projection
-            W = _weights_from_columns(xk, c, d, p)
+            W = weights_from_columns(xk, c, d, p)
             nu = multipliers()
             cert = certify(prob, W, multipliers=nu)
             if best is None or cert.relative_gap < 0.5 * ref_gap:
@@ -232,7 +234,7 @@ def split_finish(problem, x, Lam, cone, *, tol, max_iter, check_every=SPLIT_CHEC
         xr, _ = pen.prox_columns(2.0 * xk - z - eta * grad(xk), eta * lam, layout)
         z += RELAX * (xr - xk)
     if best is None:
-        W = _weights_from_columns(cone.project(z), c, d, p)
+        W = weights_from_columns(cone.project(z), c, d, p)
         nu = multipliers()
         best = (W, certify(prob, W, multipliers=nu), nu)
     return best[0], best[1], best[2], it, status

@@ -72,6 +72,7 @@ import scipy.sparse as sp
 from . import losses
 from ._validation import check_positive_int
 from .al_penalized import al_variant, block_conjugate, ray_dual, split_finish
+from .al_penalized import weights_from_columns as _weights_from_columns
 from .certificates import certify
 from .cones import project_columns
 from .fista import (
@@ -278,11 +279,6 @@ def _lagrangian_dual(problem, pred, Lam, X, masks, signs):
     else:
         tau = min(1.0, cap)
     return -problem.loss_conjugate(tau * g)
-
-
-def _weights_from_columns(x, c, d, p):
-    """``[V | W]`` (d̃ × 2cp) -> ``(2, c, d̃, p)``."""
-    return np.ascontiguousarray(x.reshape(d, 2, c, p).transpose(1, 2, 0, 3))
 
 
 def _columns_from_weights(W):
@@ -871,20 +867,24 @@ def solve_al(
     else:
         al_prox = al_value = None
 
-    def certify_al(W, Lam_):
-        # plain variant: the AL multipliers are the cone multipliers of the certificate
-        # (the cone conjugate of a non-radial penalty has no closed form). They converge
-        # only linearly; where they leave the gap above tol, the certificate's own
+    def or_own_multipliers(W, cert_):
+        # a plain-variant certificate from the AL's (or the splitting's) multipliers,
+        # which converge only linearly: where the gap is above tol, the certificate's own
         # multipliers (certify without any: a small conic program) are tried too. Both
         # certificates are valid for the same weights: the smaller gap is kept.
-        if not plain:
-            return certify(prob, W)
-        cert_ = certify(prob, W, multipliers=np.ascontiguousarray(Lam_.transpose(1, 0, 2, 3)))
         if not cert_.relative_gap <= tol:
             other = certify(prob, W)
             if other.relative_gap < cert_.relative_gap:
-                cert_ = other
+                return other
         return cert_
+
+    def certify_al(W, Lam_):
+        # plain variant: the AL multipliers are the cone multipliers of the certificate
+        # (the cone conjugate of a non-radial penalty has no closed form)
+        if not plain:
+            return certify(prob, W)
+        return or_own_multipliers(
+            W, certify(prob, W, multipliers=np.ascontiguousarray(Lam_.transpose(1, 0, 2, 3))))
     s = prob.s
     X64, M64 = prob.X_tilde, prob.masks
     S64 = prob.signs
@@ -1071,11 +1071,7 @@ def solve_al(
             if verbose:
                 print(f"[al] splitting finish: {it_s} iterations, certified rel. gap "
                       f"{cert_s.relative_gap:.3e} ({split_status})")
-            if not cert_s.relative_gap <= tol:
-                # the certificate's own multipliers (a small conic program) may close it
-                other = certify(prob, Ws)
-                if other.relative_gap < cert_s.relative_gap:
-                    cert_s = other
+            cert_s = or_own_multipliers(Ws, cert_s)
             cert, W_final, answer = cert_s, Ws, "split"
             Lam = np.ascontiguousarray(nu_s.transpose(1, 0, 2, 3))
             status = "optimal" if split_status == "converged" else split_status

@@ -63,6 +63,7 @@ problems with ``n·d̃·c·p >= 1e7``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -549,7 +550,7 @@ def newton_size_ok(n, m):
 
 
 def _newton_cg_possible(problem):
-    """Newton-CG through the factors needs the dense ``X̃`` (and the default penalty)."""
+    """Newton-CG through the factors needs the dense ``X̃`` (the caller also needs the default penalty)."""
     return getattr(problem, "X_tilde_sparse", None) is None and isinstance(problem.X_tilde, np.ndarray)
 
 
@@ -861,6 +862,11 @@ def solve_rfista(
     n_newton = n_newton_cg = n_products = 0
     newton_cg = newton and not generic and _newton_cg_possible(prob)
     mode = [None]  # the Newton variant chosen when the support settled (_newton_mode)
+
+    def settled(support, size):
+        # the kernel stops for Newton when a variant is worth it on this support
+        mode[0] = _newton_mode(prob, support, size, newton_cg and n_newton_cg < _NEWTON_CG_ATTEMPTS)
+        return mode[0] is not None
     # the dual value has an absolute rounding error of about eps·ℓ(0) (ρᵀy − s‖ρ‖²/2
     # cancels): a gap below this floor cannot be resolved in float64
     gap_floor = _GAP_FLOOR_EPS * np.finfo(float).eps * abs(prob.loss_value(np.zeros_like(prob.Y)))
@@ -1008,10 +1014,7 @@ def solve_rfista(
             penalty_value=kvalue,
             # (in the float32 phase of "mixed" too: Newton then switches to float64)
             stop_check=None if not newton or (dt != np.float64 and not mixed) else watch.arm(
-                lambda support, size=ws_size: mode.__setitem__(0, _newton_mode(
-                    prob, support, size, newton_cg and n_newton_cg < _NEWTON_CG_ATTEMPTS)
-                ) or mode[0] is not None, groups
-            ),
+                functools.partial(settled, size=ws_size), groups),
         )
         old_groups = groups
         total_iter += res.n_iter
